@@ -1,0 +1,100 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "Dialogue",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "EngineIO", targets: ["EngineIO"]),
+        .library(name: "EngineIOServer", targets: ["EngineIOServer"]),
+        .library(name: "SocketIO", targets: ["SocketIO"]),
+        .library(name: "SocketIOServer", targets: ["SocketIOServer"]),
+        .library(name: "SocketIOClient", targets: ["SocketIOClient"]),
+        .executable(name: "socketio-fixture", targets: ["SocketIOFixture"]),
+        .executable(name: "dialogue", targets: ["DialogueCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
+        .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+    ],
+    targets: [
+        // Pure Engine.IO v4: packets, payload codec, session state machine. No HTTP framework.
+        .target(
+            name: "EngineIO",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
+        // Engine.IO transports (long-polling + WebSocket) on Hummingbird.
+        .target(
+            name: "EngineIOServer",
+            dependencies: [
+                "EngineIO",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+            ]
+        ),
+        // Pure Socket.IO v5 packet codec, binary attachments. No HTTP framework.
+        .target(
+            name: "SocketIO",
+            dependencies: [
+                "EngineIO",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ]
+        ),
+        // Namespaces, sockets, acks, adapters and encode-once broadcast.
+        .target(
+            name: "SocketIOServer",
+            dependencies: [
+                "EngineIO", "EngineIOServer", "SocketIO",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Engine.IO/Socket.IO client over WebSocket.
+        .target(
+            name: "SocketIOClient",
+            dependencies: [
+                "EngineIO", "SocketIO",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "SocketIOFixture",
+            dependencies: [
+                "SocketIOServer", "EngineIOServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
+        .executableTarget(
+            name: "DialogueCLI",
+            dependencies: [
+                "SocketIOServer", "EngineIOServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            resources: [.copy("Public")]
+        ),
+        .testTarget(name: "EngineIOTests", dependencies: ["EngineIO"]),
+        .testTarget(name: "SocketIOTests", dependencies: ["SocketIO"]),
+        .testTarget(
+            name: "ServerTests",
+            dependencies: [
+                "SocketIOServer", "EngineIOServer", "SocketIOClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,67 @@
+import NIOCore
+import OrderedCollections
+
+/// A value carried by a Socket.IO packet: JSON, plus binary data anywhere in the tree.
+///
+/// Objects keep their keys in the order received, so a value echoed back is byte-for-byte what came in.
+/// Integers stay integers (`1` is never re-encoded as `1.0`).
+public enum SocketValue: Sendable, Hashable {
+    case null
+    case bool(Bool)
+    case int(Int64)
+    case double(Double)
+    case string(String)
+    case array([SocketValue])
+    case object(OrderedDictionary<String, SocketValue>)
+    /// Binary data; travels as a separate attachment and is referenced by a placeholder in the JSON.
+    case binary(ByteBuffer)
+}
+
+extension SocketValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,
+    ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral
+{
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(integerLiteral value: Int64) { self = .int(value) }
+    public init(floatLiteral value: Double) { self = .double(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(arrayLiteral elements: SocketValue...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, SocketValue)...) {
+        self = .object(OrderedDictionary(elements, uniquingKeysWith: { _, last in last }))
+    }
+    public init(nilLiteral: ()) { self = .null }
+}
+
+extension SocketValue {
+    /// The string, if this is a string.
+    public var stringValue: String? {
+        if case .string(let value) = self { return value }
+        return nil
+    }
+
+    /// The members, if this is an object.
+    public var objectValue: OrderedDictionary<String, SocketValue>? {
+        if case .object(let value) = self { return value }
+        return nil
+    }
+
+    /// The elements, if this is an array.
+    public var arrayValue: [SocketValue]? {
+        if case .array(let value) = self { return value }
+        return nil
+    }
+
+    /// Member `key` of an object, `nil` otherwise.
+    public subscript(key: String) -> SocketValue? {
+        objectValue?[key]
+    }
+
+    /// Whether binary data occurs anywhere in the value.
+    public var containsBinary: Bool {
+        switch self {
+        case .binary: true
+        case .array(let elements): elements.contains { $0.containsBinary }
+        case .object(let members): members.values.contains { $0.containsBinary }
+        case .null, .bool, .int, .double, .string: false
+        }
+    }
+}

@@ -1,0 +1,231 @@
+import EngineIO
+import EngineIOServer
+import Logging
+import SocketIO
+import Synchronization
+
+/// What a socket's connection request carried.
+public struct SocketHandshake: Sendable {
+    /// The `auth` object of the CONNECT packet (an empty object when absent).
+    public let auth: SocketValue
+    /// The HTTP request that opened the Engine.IO session (query and headers).
+    public let engine: EngineHandshake
+}
+
+/// Answers an event that asked for an acknowledgement.
+public struct SocketAck: Sendable {
+    let socket: ServerSocket
+    let id: Int
+
+    /// Sends the acknowledgement with `arguments`.
+    public func callAsFunction(_ arguments: [SocketValue]) {
+        socket.write(.ack(id, arguments, namespace: socket.namespace.name))
+    }
+
+    /// Sends the acknowledgement with `arguments`.
+    public func callAsFunction(_ arguments: SocketValue...) {
+        self(arguments)
+    }
+}
+
+/// Handles one event: the socket, the arguments, and the acknowledgement if the client asked for one.
+public typealias SocketEventHandler = @Sendable (_ socket: ServerSocket, _ arguments: [SocketValue], _ ack: SocketAck?) async -> Void
+
+/// One client's connection to one namespace.
+public final class ServerSocket: Sendable {
+    /// The socket id (distinct from the Engine.IO session id).
+    public let id: String
+    public let namespace: SocketNamespace
+    public let handshake: SocketHandshake
+    let session: EngineSession
+    let logger: Logger
+    private let maxPendingEvents: Int
+    private let events: AsyncStream<SocketPacket>
+    private let eventsContinuation: AsyncStream<SocketPacket>.Continuation
+    private let state = Mutex(State())
+
+    struct State {
+        var handlers: [String: SocketEventHandler] = [:]
+        var anyHandlers: [SocketEventHandler] = []
+        var disconnectHandlers: [@Sendable (SocketDisconnectReason) async -> Void] = []
+        var nextAckID = 0
+        var pendingAcks: [Int: CheckedContinuation<[SocketValue], any Error>] = [:]
+        var pendingEvents = 0
+        var disconnected: SocketDisconnectReason?
+    }
+
+    init(namespace: SocketNamespace, session: EngineSession, auth: SocketValue, maxPendingEvents: Int) {
+        self.id = EngineCodec.makeSessionID()
+        self.namespace = namespace
+        self.session = session
+        self.handshake = SocketHandshake(auth: auth, engine: session.handshake)
+        self.maxPendingEvents = maxPendingEvents
+        var logger = session.logger
+        logger[metadataKey: "sio.nsp"] = .string(namespace.name)
+        logger[metadataKey: "sio.id"] = .string(id)
+        self.logger = logger
+        (events, eventsContinuation) = AsyncStream.makeStream()
+    }
+
+    // MARK: Handlers
+
+    /// Handles event `name` from the client. Handlers of one socket run one at a time, in the order the
+    /// events arrived; acknowledgements from the client are processed independently, so a handler may
+    /// await ``emitWithAck(_:_:timeout:)``.
+    public func on(_ name: String, _ handler: @escaping SocketEventHandler) {
+        state.withLock { $0.handlers[name] = handler }
+    }
+
+    /// Handles every event, after its own handler.
+    public func onAny(_ handler: @escaping SocketEventHandler) {
+        state.withLock { $0.anyHandlers.append(handler) }
+    }
+
+    /// Called once when the socket disconnects, with the reason, after its last event handler returned.
+    /// Register it in the namespace's connection handler.
+    public func onDisconnect(_ handler: @escaping @Sendable (SocketDisconnectReason) async -> Void) {
+        state.withLock { $0.disconnectHandlers.append(handler) }
+    }
+
+    /// Whether the socket is still connected.
+    public var isConnected: Bool { state.withLock { $0.disconnected == nil } }
+
+    // MARK: Emitting
+
+    /// Sends an event to this client.
+    public func emit(_ event: String, _ arguments: [SocketValue]) {
+        write(.event(event, arguments, namespace: namespace.name))
+    }
+
+    /// Sends an event to this client.
+    public func emit(_ event: String, _ arguments: SocketValue...) {
+        emit(event, arguments)
+    }
+
+    /// Sends an event and waits for the client's acknowledgement.
+    /// - Throws: ``SocketAckError`` with `.timeout` or `.disconnected`; `CancellationError` if cancelled.
+    public func emitWithAck(_ event: String, _ arguments: [SocketValue], timeout: Duration = .seconds(10)) async throws -> [SocketValue] {
+        let id = state.withLock { state -> Int in
+            defer { state.nextAckID += 1 }
+            return state.nextAckID
+        }
+        return try await withThrowingTaskGroup(of: [SocketValue].self) { group in
+            group.addTask {
+                try await withTaskCancellationHandler {
+                    try await withCheckedThrowingContinuation { continuation in
+                        let registered = self.state.withLock { state -> Bool in
+                            guard state.disconnected == nil else { return false }
+                            state.pendingAcks[id] = continuation
+                            return true
+                        }
+                        if registered {
+                            self.write(.event(event, arguments, namespace: self.namespace.name, id: id))
+                        } else {
+                            continuation.resume(throwing: SocketAckError(.disconnected))
+                        }
+                    }
+                } onCancel: {
+                    self.state.withLock { $0.pendingAcks.removeValue(forKey: id) }?.resume(throwing: CancellationError())
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw SocketAckError(.timeout)
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+
+    /// Writes a packet to this client.
+    func write(_ packet: SocketPacket) {
+        session.send(SocketEncoder.encode(packet))
+    }
+
+    // MARK: Rooms
+
+    /// Joins a room of this namespace.
+    public func join(_ room: String) { namespace.adapter.join(id, room: room) }
+
+    /// Leaves a room.
+    public func leave(_ room: String) { namespace.adapter.leave(id, room: room) }
+
+    /// The rooms this socket is in (including the one named by its id).
+    public var rooms: Set<String> { namespace.adapter.rooms(of: id) }
+
+    /// Broadcasts to a room, excluding this socket.
+    public func to(_ room: String) -> BroadcastOperator {
+        namespace.to(room).except(id)
+    }
+
+    /// Broadcasts to the whole namespace, excluding this socket.
+    public var broadcast: BroadcastOperator { namespace.except(id) }
+
+    // MARK: Disconnecting
+
+    /// Disconnects the socket from its namespace; with `close: true` also closes the underlying connection.
+    public func disconnect(close: Bool = false) {
+        if close {
+            session.close(.forcedClose)
+            return
+        }
+        guard isConnected else { return }
+        write(SocketPacket(type: .disconnect, namespace: namespace.name))
+        namespace.connection(of: self)?.remove(self)
+        disconnected(.serverNamespaceDisconnect)
+    }
+
+    // MARK: Internal
+
+    /// Queues an event for this socket's handlers. Returns `false` if the client is flooding.
+    func enqueue(_ packet: SocketPacket) -> Bool {
+        let accepted = state.withLock { state -> Bool in
+            guard state.pendingEvents < maxPendingEvents else { return false }
+            state.pendingEvents += 1
+            return true
+        }
+        if accepted { eventsContinuation.yield(packet) }
+        return accepted
+    }
+
+    /// Delivers an acknowledgement from the client.
+    func receivedAck(_ packet: SocketPacket) {
+        guard let id = packet.id, let arguments = packet.ackArguments else { return }
+        state.withLock { $0.pendingAcks.removeValue(forKey: id) }?.resume(returning: arguments)
+    }
+
+    /// Runs the socket's handlers on its events until it disconnects, then its disconnect handlers.
+    func processEvents() async {
+        for await packet in events {
+            state.withLock { $0.pendingEvents -= 1 }
+            guard let (name, arguments) = packet.eventNameAndArguments else { continue }
+            let (handler, anyHandlers) = state.withLock { ($0.handlers[name], $0.anyHandlers) }
+            let ack = packet.id.map { SocketAck(socket: self, id: $0) }
+            if let handler { await handler(self, arguments, ack) }
+            for anyHandler in anyHandlers { await anyHandler(self, [.string(name)] + arguments, ack) }
+            if handler == nil && anyHandlers.isEmpty {
+                logger.trace("event without handler", metadata: ["sio.event": .string(name)])
+            }
+        }
+        let (reason, handlers) = state.withLock { state in
+            defer { state.disconnectHandlers = [] }
+            return (state.disconnected ?? .forcedClose, state.disconnectHandlers)
+        }
+        for handler in handlers { await handler(reason) }
+    }
+
+    /// Marks the socket disconnected: leaves its rooms, fails pending acks, ends its event loop.
+    func disconnected(_ reason: SocketDisconnectReason) {
+        let acks = state.withLock { state -> [CheckedContinuation<[SocketValue], any Error>]? in
+            guard state.disconnected == nil else { return nil }
+            state.disconnected = reason
+            defer { state.pendingAcks = [:] }
+            return Array(state.pendingAcks.values)
+        }
+        guard let acks else { return }
+        eventsContinuation.finish()
+        namespace.remove(self)
+        logger.debug("socket disconnected", metadata: ["sio.reason": .string(reason.rawValue)])
+        for ack in acks { ack.resume(throwing: SocketAckError(.disconnected)) }
+    }
+}
