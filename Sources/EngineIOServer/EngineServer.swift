@@ -40,6 +40,9 @@ public final class EngineServer: Service, Sendable {
     /// The number of open sessions.
     public var sessionCount: Int { sessions.withLock { $0.count } }
 
+    /// The open session with this id.
+    public func session(id: String) -> EngineSession? { sessions.withLock { $0[id] } }
+
     /// Runs every session's task until graceful shutdown, then closes the sessions and waits for them.
     public func run() async throws {
         await withGracefulShutdownHandler {
@@ -57,7 +60,7 @@ public final class EngineServer: Service, Sendable {
     }
 
     /// Stops accepting sessions and closes every open one.
-    public func shutdown() {
+    private func shutdown() {
         newSessionsContinuation.finish()
         let open = sessions.withLock { Array($0.values) }
         for session in open { session.close(.serverShutdown) }
@@ -125,13 +128,7 @@ public final class EngineServer: Service, Sendable {
         do {
             let session = try await verify(request, query: query, upgrade: false)
                 ?? openSession(request, query: query, transport: .polling)
-            do {
-                try session.beginPoll()
-            } catch {
-                session.logger.debug("closing session", metadata: ["eio.error": "\(error)"])
-                session.close(.transportError)
-                throw error
-            }
+            try session.beginPoll()
             defer { session.endPoll() }
             guard let frames = await session.nextFrames(for: .polling) else {
                 throw EngineError(.badRequest, context: "session closed or upgraded")
@@ -227,6 +224,7 @@ public final class EngineServer: Service, Sendable {
         if let sid = query["sid"] {
             guard let existing = sessions.withLock({ $0[sid] }), existing.webSocketOpened() else {
                 logger.debug("websocket refused for session", metadata: ["eio.sid": .string(sid)])
+                try? await outbound.close(.policyViolation, reason: "session cannot upgrade")
                 return
             }
             session = existing

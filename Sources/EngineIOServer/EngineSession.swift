@@ -146,6 +146,8 @@ public final class EngineSession: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<[EngineFrame]?, Never>) in
                 let resumptions = state.withLock { inner -> [Resumption] in
+                    // Checked under the lock: a cancellation that ran before this registration finds no waiter.
+                    if Task.isCancelled { return [{ continuation.resume(returning: nil) }] }
                     switch transport {
                     case .polling: inner.pollWaiter = continuation
                     case .webSocket: inner.webSocketWaiter = continuation
@@ -238,15 +240,29 @@ public final class EngineSession: Sendable {
         return resumptions
     }
 
-    /// Starts a long-polling GET. Throws if one is already pending (the protocol allows one) or if
-    /// polling is no longer this session's transport.
+    /// Starts a long-polling GET. Throws if polling is no longer this session's transport, or if a GET
+    /// is already pending: the protocol allows one, so an overlapping GET also closes the session.
     func beginPoll() throws(EngineError) {
-        try state.withLock { inner throws(EngineError) in
-            guard inner.machine.activeTransport == .polling else { throw EngineError(.badRequest, context: "transport mismatch") }
-            guard !inner.pollInProgress else { throw EngineError(.badRequest, context: "overlapping GET requests") }
+        enum Refusal { case transportMismatch, overlap }
+        let refusal = state.withLock { inner -> Refusal? in
+            guard inner.machine.activeTransport == .polling else { return .transportMismatch }
+            guard !inner.pollInProgress else { return .overlap }
             inner.pollInProgress = true
+            return nil
+        }
+        switch refusal {
+        case nil:
+            return
+        case .transportMismatch:
+            throw EngineError(.badRequest, context: "transport mismatch")
+        case .overlap:
+            close(.transportError)
+            throw EngineError(.badRequest, context: "overlapping GET requests")
         }
     }
+
+    /// Whether a long-polling GET is waiting for frames (for tests and diagnostics).
+    var hasWaitingPoll: Bool { state.withLock { $0.pollWaiter != nil } }
 
     func endPoll() { state.withLock { $0.pollInProgress = false } }
 
@@ -364,7 +380,7 @@ public final class EngineSession: Sendable {
                 await withTaskCancellationHandler {
                     await withCheckedContinuation { continuation in
                         let resumeNow = self.state.withLock { inner -> Bool in
-                            if let next = inner.machine.nextDeadline, next >= deadline {
+                            if !Task.isCancelled, let next = inner.machine.nextDeadline, next >= deadline {
                                 inner.timerWaiter = continuation
                                 inner.timerSleepsUntil = deadline
                                 return false

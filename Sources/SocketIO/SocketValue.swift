@@ -65,3 +65,23 @@ extension SocketValue {
         }
     }
 }
+
+extension SocketValue {
+    /// Parses a JSON text (RFC 8259; object key order is kept).
+    /// - Throws: ``SocketDecodingError`` with code `invalidJSON`.
+    public init(jsonText: String) throws(SocketDecodingError) {
+        do {
+            self = try JSON.parse(Array(jsonText.utf8))
+        } catch {
+            throw SocketDecodingError(.invalidJSON)
+        }
+    }
+
+    /// The compact JSON text of the value; binary values appear as Socket.IO placeholders.
+    public var jsonText: String {
+        var buffer = ByteBuffer()
+        var attachments: [ByteBuffer] = []
+        JSON.write(self, to: &buffer, attachments: &attachments)
+        return String(buffer: buffer)
+    }
+}

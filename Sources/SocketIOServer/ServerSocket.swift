@@ -114,7 +114,7 @@ public final class ServerSocket: Sendable {
                 try await withTaskCancellationHandler {
                     try await withCheckedThrowingContinuation { continuation in
                         let registered = self.state.withLock { state -> Bool in
-                            guard state.disconnected == nil else { return false }
+                            guard state.disconnected == nil, !Task.isCancelled else { return false }
                             state.pendingAcks[id] = continuation
                             return true
                         }

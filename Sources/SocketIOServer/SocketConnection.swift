@@ -10,7 +10,7 @@ final class SocketConnection: Sendable {
     let session: EngineSession
     private let server: SocketServer
     private let state: Mutex<State>
-    private let firstConnect = Signal()
+    private let firstConnect = OneShotSignal()
 
     struct State {
         var decoder: SocketDecoder
@@ -141,53 +141,5 @@ final class SocketConnection: Sendable {
             return Array(state.sockets.values)
         }
         for socket in sockets { socket.disconnected(SocketDisconnectReason(reason)) }
-    }
-}
-
-/// A one-shot event that tasks can wait for, with a timeout.
-final class Signal: Sendable {
-    private let state = Mutex<(fired: Bool, waiters: [Int: CheckedContinuation<Void, Never>], next: Int)>((false, [:], 0))
-
-    func fire() {
-        let waiters = state.withLock { state in
-            state.fired = true
-            defer { state.waiters = [:] }
-            return Array(state.waiters.values)
-        }
-        for waiter in waiters { waiter.resume() }
-    }
-
-    /// Waits until fired (returns `true`) or until `timeout` passes (returns `false`).
-    func wait(timeout: Duration) async -> Bool {
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return false
-            }
-            group.addTask {
-                await self.wait()
-                return !Task.isCancelled
-            }
-            defer { group.cancelAll() }
-            return await group.next() ?? false
-        }
-    }
-
-    private func wait() async {
-        let key = state.withLock { state in
-            defer { state.next += 1 }
-            return state.next
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                let fired = state.withLock { state in
-                    if !state.fired { state.waiters[key] = continuation }
-                    return state.fired
-                }
-                if fired { continuation.resume() }
-            }
-        } onCancel: {
-            state.withLock { $0.waiters.removeValue(forKey: key) }?.resume()
-        }
     }
 }

@@ -5,8 +5,8 @@ Runs a fixed scenario with python-socketio's AsyncClient (asyncio + aiohttp)
 against our Swift server and prints ``PASS <step>`` per step. On the first
 failure it prints ``FAIL <step>: <detail>`` and exits 1; any unexpected
 exception prints its traceback and exits 1. On success the last line is
-``interop: N passed, 0 failed`` and the exit code is 0. If python-socketio
-is not installed it prints ``SKIP ...`` and exits 77.
+``interop: N passed, 0 failed`` and the exit code is 0. A missing
+python-socketio is a failure too (exit 1): ``./scripts/test`` installs it.
 
 Usage:
     python3 interop_client.py --url http://127.0.0.1:PORT \
@@ -23,10 +23,10 @@ try:
     import aiohttp  # noqa: F401 - the asyncio client's HTTP/WebSocket stack
     import engineio  # python-engineio, installed with python-socketio
     import socketio
-except ImportError as exc:  # let the caller tell "not installed" from FAIL
-    print(f'SKIP interop: python-socketio/aiohttp not importable: {exc}',
-          flush=True)
-    sys.exit(77)
+except ImportError as exc:  # never a skip: the test command installs these
+    print(f'FAIL setup: python-socketio/aiohttp not importable ({exc}); '
+          'run ./scripts/test, which installs them', flush=True)
+    sys.exit(1)
 
 STEP_TIMEOUT = 5.0       # seconds allowed for each step
 UPGRADE_TIMEOUT = 3.0    # seconds allowed for polling -> websocket upgrade

@@ -1,0 +1,210 @@
+import Logging
+import SocketIO
+import Synchronization
+
+/// An event received by a client socket.
+public struct ClientEvent: Sendable {
+    /// The event name.
+    public let name: String
+    /// Its arguments.
+    public let arguments: [SocketValue]
+    /// Answers the server, when it asked for an acknowledgement.
+    public let ack: (@Sendable ([SocketValue]) -> Void)?
+}
+
+/// A client's connection to one namespace.
+public final class ClientSocket: Sendable {
+    /// The namespace.
+    public let namespace: String
+    private let connection: SocketClientConnection
+    /// Every event the server sends to this namespace, in order. Ends when the socket disconnects.
+    public let events: AsyncStream<ClientEvent>
+    private let eventsContinuation: AsyncStream<ClientEvent>.Continuation
+    private let state = Mutex(State())
+
+    enum Phase {
+        case connecting(CheckedContinuation<Void, any Error>?)
+        case connected(id: String)
+        case refused(String)
+        case disconnected(String)
+    }
+
+    struct State {
+        var phase: Phase = .connecting(nil)
+        var nextAckID = 0
+        var pendingAcks: [Int: CheckedContinuation<[SocketValue], any Error>] = [:]
+    }
+
+    init(namespace: String, connection: SocketClientConnection) {
+        self.namespace = namespace
+        self.connection = connection
+        (events, eventsContinuation) = AsyncStream.makeStream()
+    }
+
+    /// The socket id the server gave, once connected.
+    public var id: String? {
+        if case .connected(let id) = state.withLock({ $0.phase }) { return id }
+        return nil
+    }
+
+    /// Why the socket disconnected, once it has (`io server disconnect`, `transport close`, …).
+    public var disconnectReason: String? {
+        if case .disconnected(let reason) = state.withLock({ $0.phase }) { return reason }
+        return nil
+    }
+
+    /// Sends an event.
+    public func emit(_ event: String, _ arguments: [SocketValue]) {
+        connection.send(.event(event, arguments, namespace: namespace))
+    }
+
+    /// Sends an event.
+    public func emit(_ event: String, _ arguments: SocketValue...) {
+        emit(event, arguments)
+    }
+
+    /// Sends an event and waits for the server's acknowledgement.
+    /// - Throws: ``SocketClientError`` `.timeout` or `.disconnected`.
+    public func emitWithAck(_ event: String, _ arguments: [SocketValue], timeout: Duration? = nil) async throws -> [SocketValue] {
+        let timeout = timeout ?? connection.configuration.ackTimeout
+        let id = state.withLock { state in
+            defer { state.nextAckID += 1 }
+            return state.nextAckID
+        }
+        return try await withThrowingTaskGroup(of: [SocketValue].self) { group in
+            group.addTask {
+                try await withTaskCancellationHandler {
+                    try await withCheckedThrowingContinuation { continuation in
+                        let connected = self.state.withLock { state -> Bool in
+                            guard case .connected = state.phase, !Task.isCancelled else { return false }
+                            state.pendingAcks[id] = continuation
+                            return true
+                        }
+                        if connected {
+                            self.connection.send(.event(event, arguments, namespace: self.namespace, id: id))
+                        } else {
+                            continuation.resume(throwing: SocketClientError(.disconnected))
+                        }
+                    }
+                } onCancel: {
+                    self.state.withLock { $0.pendingAcks.removeValue(forKey: id) }?.resume(throwing: CancellationError())
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw SocketClientError(.timeout, "no acknowledgement for \(event)")
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+
+    /// Sends an event and waits for the server's acknowledgement.
+    public func emitWithAck(_ event: String, _ arguments: SocketValue...) async throws -> [SocketValue] {
+        try await emitWithAck(event, arguments)
+    }
+
+    /// Leaves the namespace (sends DISCONNECT); the connection stays open for other namespaces.
+    public func disconnect() {
+        guard isConnected else { return }
+        connection.send(SocketPacket(type: .disconnect, namespace: namespace))
+        connection.forget(self)
+        finish(.disconnected("io client disconnect"))
+    }
+
+    /// Whether the namespace is connected.
+    public var isConnected: Bool {
+        if case .connected = state.withLock({ $0.phase }) { return true }
+        return false
+    }
+
+    // MARK: Internal
+
+    func waitUntilConnected(timeout: Duration) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await withTaskCancellationHandler {
+                    try await withCheckedThrowingContinuation { continuation in
+                        let outcome = self.state.withLock { state -> Result<Void, SocketClientError>? in
+                            switch state.phase {
+                            case .connecting:
+                                state.phase = .connecting(continuation)
+                                return nil
+                            case .connected: return .success(())
+                            case .refused(let message): return .failure(SocketClientError(.connectionRefused, message))
+                            case .disconnected(let reason): return .failure(SocketClientError(.disconnected, reason))
+                            }
+                        }
+                        if let outcome { continuation.resume(with: outcome) }
+                    }
+                } onCancel: {
+                    self.finish(.disconnected("connect cancelled"))
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw SocketClientError(.timeout, "no answer to CONNECT on \(self.namespace)")
+            }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+
+    func received(_ packet: SocketPacket) {
+        switch packet.type {
+        case .connect:
+            guard case .string(let id)? = packet.data?["sid"] else { return finish(.refused("CONNECT answer without sid")) }
+            let waiter = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+                guard case .connecting(let waiter) = state.phase else { return nil }
+                state.phase = .connected(id: id)
+                return waiter
+            }
+            waiter?.resume()
+        case .connectError:
+            let message = packet.data?["message"]?.stringValue ?? packet.data?.stringValue ?? "connection refused"
+            connection.forget(self)
+            finish(.refused(message))
+        case .disconnect:
+            connection.forget(self)
+            finish(.disconnected("io server disconnect"))
+        case .event, .binaryEvent:
+            guard let (name, arguments) = packet.eventNameAndArguments else { return }
+            var ack: (@Sendable ([SocketValue]) -> Void)?
+            if let id = packet.id {
+                let connection = connection
+                let namespace = namespace
+                ack = { arguments in connection.send(.ack(id, arguments, namespace: namespace)) }
+            }
+            eventsContinuation.yield(ClientEvent(name: name, arguments: arguments, ack: ack))
+        case .ack, .binaryAck:
+            guard let id = packet.id, let arguments = packet.ackArguments else { return }
+            state.withLock { $0.pendingAcks.removeValue(forKey: id) }?.resume(returning: arguments)
+        }
+    }
+
+    func connectionClosed() {
+        finish(.disconnected("transport close"))
+    }
+
+    /// Moves to a final phase: wakes a pending connect, fails pending acks, ends the event stream.
+    private func finish(_ phase: Phase) {
+        let (waiter, acks) = state.withLock { state -> (CheckedContinuation<Void, any Error>?, [CheckedContinuation<[SocketValue], any Error>]) in
+            var waiter: CheckedContinuation<Void, any Error>?
+            switch state.phase {
+            case .refused, .disconnected: return (nil, [])
+            case .connecting(let pending): waiter = pending
+            case .connected: break
+            }
+            state.phase = phase
+            defer { state.pendingAcks = [:] }
+            return (waiter, Array(state.pendingAcks.values))
+        }
+        switch phase {
+        case .refused(let message): waiter?.resume(throwing: SocketClientError(.connectionRefused, message))
+        case .disconnected(let reason): waiter?.resume(throwing: SocketClientError(.disconnected, reason))
+        case .connecting, .connected: break
+        }
+        for ack in acks { ack.resume(throwing: SocketClientError(.disconnected)) }
+        eventsContinuation.finish()
+    }
+}

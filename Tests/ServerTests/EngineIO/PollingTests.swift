@@ -1,0 +1,205 @@
+import EngineIO
+import EngineIOServer
+import HTTPTypes
+import SocketIO
+import Testing
+
+@Suite("Engine.IO long-polling")
+struct PollingTests {
+    @Test func handshakeSendsTheOpenPacketExactlyAsConfigured() async throws {
+        try await withEchoServer(testEngine(path: "/engine.io", pingInterval: 300, pingTimeout: 200)) { polling, _, _ async throws in
+            let response = try await polling.request(.get, "EIO=4&transport=polling")
+            #expect(response.status == .ok)
+            #expect(response.headers[.contentType] == "text/plain; charset=UTF-8")
+            let body = response.text
+            let sid = try #require(try SocketValue(jsonText: String(body.dropFirst()))["sid"]?.stringValue)
+            #expect(body == #"0{"sid":"\#(sid)","upgrades":["websocket"],"pingInterval":300,"pingTimeout":200,"maxPayload":1000000}"#)
+        }
+    }
+
+    @Test(arguments: [
+        ("transport=polling", 5, "Unsupported protocol version"),
+        ("EIO=abc&transport=polling", 5, "Unsupported protocol version"),
+        ("EIO=3&transport=polling", 5, "Unsupported protocol version"),
+        ("EIO=4", 0, "Transport unknown"),
+        ("EIO=4&transport=abc", 0, "Transport unknown"),
+        ("EIO=4&transport=polling&sid=unknown", 1, "Session ID unknown"),
+    ])
+    func handshakeErrorsAnswer400WithTheProtocolsJSON(query: String, code: Int, message: String) async throws {
+        try await withEchoServer { polling, _, _ async throws in
+            let response = try await polling.request(.get, query)
+            #expect(response.status == .badRequest)
+            #expect(response.headers[.contentType] == "application/json")
+            #expect(response.text == #"{"code":\#(code),"message":"\#(message)"}"#)
+        }
+    }
+
+    @Test func handshakeWithAnotherMethodIsRefused() async throws {
+        try await withEchoServer { polling, _, _ async throws in
+            let post = try await polling.request(.post, "EIO=4&transport=polling", body: "")
+            #expect(post.status == .badRequest)
+            #expect(post.text == #"{"code":2,"message":"Bad handshake method"}"#)
+            let put = try await polling.request(.put, "EIO=4&transport=polling", body: "")
+            #expect(put.status == .badRequest)
+        }
+    }
+
+    @Test func forbiddenHandshakeAnswers403() async throws {
+        var configuration = testEngine(path: "/engine.io")
+        configuration.allowRequest = { _, query in query["token"] == "yes" }
+        try await withEchoServer(configuration) { polling, _, _ async throws in
+            let refused = try await polling.request(.get, "EIO=4&transport=polling")
+            #expect(refused.status == .forbidden)
+            #expect(refused.text == #"{"code":4,"message":"Forbidden"}"#)
+            let allowed = try await polling.request(.get, "EIO=4&transport=polling&token=yes")
+            #expect(allowed.status == .ok)
+        }
+    }
+
+    @Test func messagesAreEchoedInOnePayload() async throws {
+        try await withEchoServer { polling, _, _ async throws in
+            let (sid, _) = try await polling.handshake()
+            let post = try await polling.post(sid, "4test1\u{1e}4test2\u{1e}4test3")
+            #expect(post.status == .ok)
+            #expect(post.text == "ok")
+            let get = try await polling.get(sid)
+            #expect(get.text == "4test1\u{1e}4test2\u{1e}4test3")
+        }
+    }
+
+    @Test func binaryTravelsAsBase64WithPrefix() async throws {
+        try await withEchoServer { polling, _, _ async throws in
+            let (sid, _) = try await polling.handshake()
+            _ = try await polling.post(sid, "4hello\u{1e}bAQIDBA==")
+            let get = try await polling.get(sid)
+            #expect(get.text == "4hello\u{1e}bAQIDBA==")
+        }
+    }
+
+    @Test func aPendingPollWaitsForData() async throws {
+        try await withEchoServer { polling, _, server async throws in
+            let (sid, _) = try await polling.handshake()
+            async let get = polling.get(sid)
+            try await polling.waitForPendingPoll(sid, on: server.engine)
+            _ = try await polling.post(sid, "4late")
+            #expect(try await get.text == "4late")
+        }
+    }
+
+    @Test func aSecondPendingPollClosesTheSession() async throws {
+        try await withEchoServer { polling, handler, server async throws in
+            let (sid, _) = try await polling.handshake()
+            async let first = polling.get(sid)
+            try await polling.waitForPendingPoll(sid, on: server.engine)
+            let second = try await polling.get(sid)
+            #expect(second.status == .badRequest)
+            let firstResponse = try await first
+            #expect(firstResponse.status == .ok)
+            #expect(firstResponse.text == "1")
+            #expect(try await polling.get(sid).status == .badRequest)
+            try await handler.closeReasons.wait { $0 == [.transportError] }
+        }
+    }
+
+    @Test func aClosePacketReleasesThePendingPollWithANoop() async throws {
+        try await withEchoServer { polling, handler, server async throws in
+            let (sid, _) = try await polling.handshake()
+            async let pending = polling.get(sid)
+            try await polling.waitForPendingPoll(sid, on: server.engine)
+            #expect(try await polling.post(sid, "1").status == .ok)
+            #expect(try await pending.text == "6")
+            #expect(try await polling.get(sid).status == .badRequest)
+            try await handler.closeReasons.wait { $0 == [.transportClose] }
+        }
+    }
+
+    @Test func theServerPingsAndClosesWithoutPong() async throws {
+        try await withEchoServer(testEngine(path: "/engine.io", pingInterval: 100, pingTimeout: 1000)) { polling, handler, _ async throws in
+            let (sid, _) = try await polling.handshake()
+            let ping = try await polling.get(sid)
+            #expect(ping.text == "2")
+            // No pong: the session is gone once the ping timeout passes.
+            try await handler.closeReasons.wait { $0 == [.pingTimeout] }
+            #expect(try await polling.get(sid).status == .badRequest)
+        }
+    }
+
+    @Test func pongsKeepTheSessionAlive() async throws {
+        try await withEchoServer(testEngine(path: "/engine.io", pingInterval: 100, pingTimeout: 1000)) { polling, handler, _ async throws in
+            let (sid, _) = try await polling.handshake()
+            for _ in 0..<3 {
+                #expect(try await polling.get(sid).text == "2")
+                #expect(try await polling.post(sid, "3").status == .ok)
+            }
+            #expect(handler.closeReasons.all.isEmpty)
+        }
+    }
+
+    @Test func payloadOverMaxPayloadIsRefusedWith413() async throws {
+        try await withEchoServer(testEngine(path: "/engine.io", maxPayload: 100)) { polling, _, _ async throws in
+            let (sid, _) = try await polling.handshake()
+            let response = try await polling.post(sid, "4" + String(repeating: "x", count: 200))
+            #expect(response.status == .contentTooLarge)
+            // Nothing was lost: the session still works.
+            _ = try await polling.post(sid, "4small")
+            #expect(try await polling.get(sid).text == "4small")
+        }
+    }
+
+    @Test(arguments: ["abc", "", "4a\u{1e}", "bnot*base64", "9x"])
+    func malformedPayloadClosesTheSession(body: String) async throws {
+        try await withEchoServer { polling, handler, _ async throws in
+            let (sid, _) = try await polling.handshake()
+            let response = try await polling.post(sid, body)
+            #expect(response.status == .badRequest)
+            #expect(try await polling.get(sid).status == .badRequest)
+            try await handler.closeReasons.wait { $0 == [.parseError] }
+        }
+    }
+
+    @Test func corsAnyOriginOnResponsesAndPreflight() async throws {
+        try await withEchoServer { polling, _, _ async throws in
+            let get = try await polling.request(.get, "EIO=4&transport=polling", headers: [.origin: "http://example.com"])
+            #expect(get.headers[.accessControlAllowOrigin] == "*")
+            let error = try await polling.request(.get, "EIO=4&transport=nope")
+            #expect(error.headers[.accessControlAllowOrigin] == "*")
+            let preflight = try await polling.request(
+                .options, "EIO=4&transport=polling",
+                headers: [.origin: "http://example.com", .accessControlRequestMethod: "PUT", .accessControlRequestHeaders: "x-custom"]
+            )
+            #expect(preflight.status == .noContent)
+            #expect(preflight.headers[.accessControlAllowMethods] == "GET,HEAD,PUT,PATCH,POST,DELETE")
+            #expect(preflight.headers[.accessControlAllowHeaders] == "x-custom")
+        }
+    }
+
+    @Test func corsListReflectsOnlyAllowedOriginsWithCredentials() async throws {
+        let configuration = testEngine(path: "/engine.io", cors: CORSConfiguration(origin: .list(["http://good.example"]), credentials: true))
+        try await withEchoServer(configuration) { polling, _, _ async throws in
+            let good = try await polling.request(.get, "EIO=4&transport=polling", headers: [.origin: "http://good.example"])
+            #expect(good.headers[.accessControlAllowOrigin] == "http://good.example")
+            #expect(good.headers[.accessControlAllowCredentials] == "true")
+            #expect(good.headers[.vary] == "Origin")
+            let bad = try await polling.request(.get, "EIO=4&transport=polling", headers: [.origin: "http://evil.example"])
+            #expect(bad.headers[.accessControlAllowOrigin] == nil)
+        }
+    }
+
+    @Test func noCORSHeadersUnlessConfigured() async throws {
+        try await withEchoServer(testEngine(path: "/engine.io", cors: nil)) { polling, _, _ async throws in
+            let get = try await polling.request(.get, "EIO=4&transport=polling", headers: [.origin: "http://example.com"])
+            #expect(get.headers[.accessControlAllowOrigin] == nil)
+        }
+    }
+
+    @Test func shutdownClosesSessionsWithTheProtocolsClose() async throws {
+        try await withEchoServer { polling, handler, server async throws in
+            let (sid, _) = try await polling.handshake()
+            async let pending = polling.get(sid)
+            try await polling.waitForPendingPoll(sid, on: server.engine)
+            await server.shutdown()
+            #expect(try await pending.text == "1")
+            try await handler.closeReasons.wait { $0 == [.serverShutdown] }
+        }
+    }
+}

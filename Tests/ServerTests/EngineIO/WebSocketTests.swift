@@ -1,0 +1,165 @@
+import EngineIO
+import EngineIOServer
+import SocketIO
+import Testing
+
+@Suite("Engine.IO WebSocket and upgrade")
+struct WebSocketTests {
+    static let handshake = "/engine.io/?EIO=4&transport=websocket"
+
+    @Test func webSocketHandshakeSendsTheOpenPacketFirst() async throws {
+        try await withEchoServer(testEngine(path: "/engine.io", pingInterval: 300, pingTimeout: 200)) { polling, _, _ async throws in
+            try await RawWebSocket.withConnection(port: polling.port, Self.handshake) { socket async throws in
+                let open = try await socket.nextText()
+                #expect(open.hasPrefix("0{"))
+                let json = try SocketValue(jsonText: String(open.dropFirst()))
+                #expect(json["upgrades"] == .array([]))
+                #expect(json["pingInterval"] == .int(300))
+                #expect(json["pingTimeout"] == .int(200))
+                #expect(json["maxPayload"] == .int(1_000_000))
+            }
+        }
+    }
+
+    @Test func textAndBinaryAreEchoed() async throws {
+        try await withEchoServer { polling, _, _ async throws in
+            try await RawWebSocket.withConnection(port: polling.port, Self.handshake) { socket async throws in
+                _ = try await socket.nextText()
+                socket.send("4hello")
+                #expect(try await socket.nextText() == "4hello")
+                socket.send(binary: [1, 2, 3, 4])
+                #expect(try await socket.next() == .binary([1, 2, 3, 4]))
+            }
+        }
+    }
+
+    @Test func pingTimeoutClosesTheWebSocket() async throws {
+        try await withEchoServer(testEngine(path: "/engine.io", pingInterval: 100, pingTimeout: 100)) { polling, handler, _ async throws in
+            try await RawWebSocket.withConnection(port: polling.port, Self.handshake) { socket async throws in
+                _ = try await socket.nextText()
+                #expect(try await socket.nextText(answerPings: false) == "2")
+                try await socket.closed.value(timeout: .seconds(3))
+                try await handler.closeReasons.wait { $0 == [.pingTimeout] }
+            }
+        }
+    }
+
+    @Test func pongsKeepTheWebSocketAlive() async throws {
+        try await withEchoServer(testEngine(path: "/engine.io", pingInterval: 100, pingTimeout: 1000)) { polling, handler, _ async throws in
+            try await RawWebSocket.withConnection(port: polling.port, Self.handshake) { socket async throws in
+                _ = try await socket.nextText()
+                for _ in 0..<3 {
+                    #expect(try await socket.nextText(answerPings: false) == "2")
+                    socket.send("3")
+                }
+                #expect(handler.closeReasons.all.isEmpty)
+            }
+        }
+    }
+
+    @Test func aClosePacketClosesTheWebSocket() async throws {
+        try await withEchoServer { polling, handler, _ async throws in
+            try await RawWebSocket.withConnection(port: polling.port, Self.handshake) { socket async throws in
+                _ = try await socket.nextText()
+                socket.send("1")
+                try await socket.closed.value(timeout: .seconds(3))
+                try await handler.closeReasons.wait { $0 == [.transportClose] }
+            }
+        }
+    }
+
+    @Test func messageOverMaxPayloadClosesTheConnection() async throws {
+        try await withEchoServer(testEngine(path: "/engine.io", maxPayload: 1000)) { polling, handler, _ async throws in
+            try await RawWebSocket.withConnection(port: polling.port, Self.handshake) { socket async throws in
+                _ = try await socket.nextText()
+                socket.send("4" + String(repeating: "x", count: 5000))
+                try await socket.closed.value(timeout: .seconds(3))
+                try await handler.closeReasons.wait { $0 == [.transportClose] }
+            }
+        }
+    }
+
+    @Test(arguments: ["", "9", "x1"])
+    func malformedPacketClosesTheConnection(packet: String) async throws {
+        try await withEchoServer { polling, handler, _ async throws in
+            try await RawWebSocket.withConnection(port: polling.port, Self.handshake) { socket async throws in
+                _ = try await socket.nextText()
+                socket.send(packet)
+                try await socket.closed.value(timeout: .seconds(3))
+                try await handler.closeReasons.wait { $0 == [.parseError] }
+            }
+        }
+    }
+
+    @Test func upgradeFromPollingToWebSocket() async throws {
+        try await withEchoServer { polling, handler, _ async throws in
+            let (sid, open) = try await polling.handshake()
+            #expect(open["upgrades"] == .array(["websocket"]))
+            try await RawWebSocket.withConnection(port: polling.port, "\(Self.handshake)&sid=\(sid)") { socket async throws in
+                socket.send("2probe")
+                #expect(try await socket.nextText(answerPings: false) == "3probe")
+                // The pending poll is released with a noop.
+                #expect(try await polling.get(sid).text == "6")
+                socket.send("5")
+                socket.send("4hello")
+                #expect(try await socket.nextText() == "4hello")
+                // Polling is over for this session.
+                #expect(try await polling.get(sid).status == .badRequest)
+                #expect(handler.closeReasons.all.isEmpty)
+            }
+        }
+    }
+
+    @Test func dataQueuedDuringTheUpgradeGoesToTheWebSocket() async throws {
+        try await withEchoServer { polling, _, _ async throws in
+            let (sid, _) = try await polling.handshake()
+            try await RawWebSocket.withConnection(port: polling.port, "\(Self.handshake)&sid=\(sid)") { socket async throws in
+                socket.send("2probe")
+                #expect(try await socket.nextText(answerPings: false) == "3probe")
+                _ = try await polling.post(sid, "4during")
+                socket.send("5")
+                #expect(try await socket.nextText() == "4during")
+            }
+        }
+    }
+
+    @Test func aSecondWebSocketForAnUpgradedSessionIsClosed() async throws {
+        try await withEchoServer { polling, handler, _ async throws in
+            let (sid, _) = try await polling.handshake()
+            try await RawWebSocket.withConnection(port: polling.port, "\(Self.handshake)&sid=\(sid)") { first async throws in
+                first.send("2probe")
+                first.send("5")
+                #expect(try await first.nextText() == "3probe")
+                try await RawWebSocket.withConnection(port: polling.port, "\(Self.handshake)&sid=\(sid)") { second async throws in
+                    try await second.expectClosedByServer(timeout: .seconds(20))
+                }
+                first.send("4hello")
+                #expect(try await first.nextText() == "4hello")
+                #expect(handler.closeReasons.all.isEmpty)
+            }
+        }
+    }
+
+    @Test func theUpgradeTimesOutAndPollingContinues() async throws {
+        var configuration = testEngine(path: "/engine.io")
+        configuration.engine.upgradeTimeout = .milliseconds(100)
+        try await withEchoServer(configuration) { polling, handler, _ async throws in
+            let (sid, _) = try await polling.handshake()
+            try await RawWebSocket.withConnection(port: polling.port, "\(Self.handshake)&sid=\(sid)") { socket async throws in
+                try await socket.closed.value(timeout: .seconds(3))
+            }
+            _ = try await polling.post(sid, "4still-polling")
+            #expect(try await polling.get(sid).text == "4still-polling")
+            #expect(handler.closeReasons.all.isEmpty)
+        }
+    }
+
+    @Test func aWebSocketForAnUnknownSessionIsRefused() async throws {
+        try await withEchoServer { polling, _, _ async throws in
+            // The upgrade is declined, so the request is answered as plain HTTP with the protocol's error.
+            let response = try await polling.request(.get, "EIO=4&transport=websocket&sid=nope")
+            #expect(response.status == .badRequest)
+            #expect(response.text == #"{"code":1,"message":"Session ID unknown"}"#)
+        }
+    }
+}

@@ -1,0 +1,145 @@
+import EngineIO
+import SocketIO
+import SocketIOServer
+import Testing
+
+/// Socket.IO at the byte level, as the conformance suite drives it, over a raw WebSocket.
+@Suite("Socket.IO wire protocol")
+struct SocketProtocolTests {
+    static let path = "/socket.io/?EIO=4&transport=websocket"
+    static let configuration = SocketServerConfiguration(engine: testEngine(path: "/socket.io"), connectTimeout: .seconds(5))
+
+    func withRawSocket(_ body: @Sendable @escaping (RawWebSocket, Recorder<String>) async throws -> Void) async throws {
+        try await withTestSocketServer(Self.configuration) { _, disconnects, running async throws in
+            try await RawWebSocket.withConnection(port: running.port, Self.path) { socket async throws in
+                #expect(try await socket.nextText().hasPrefix("0{"))
+                try await body(socket, disconnects)
+            }
+        }
+    }
+
+    @Test func connectAnswersWithExactlyTheSid() async throws {
+        try await withRawSocket { socket, _ async throws in
+            socket.send(#"40{"token":"123"}"#)
+            let connect = try await socket.nextText()
+            #expect(connect.hasPrefix("40{"))
+            let data = try SocketValue(jsonText: String(connect.dropFirst(2)))
+            #expect(data.objectValue?.keys.elements == ["sid"])
+            #expect(try await socket.nextText() == #"42["auth",{"token":"123"}]"#)
+        }
+    }
+
+    @Test func connectToACustomNamespaceFirst() async throws {
+        try await withRawSocket { socket, _ async throws in
+            socket.send("40/custom,")
+            #expect(try await socket.nextText().hasPrefix(#"40/custom,{"sid":""#))
+            #expect(try await socket.nextText() == #"42/custom,["auth",{}]"#)
+        }
+    }
+
+    @Test func unknownNamespaceGetsTheReferenceError() async throws {
+        try await withRawSocket { socket, _ async throws in
+            socket.send("40/random")
+            #expect(try await socket.nextText() == #"44/random,{"message":"Invalid namespace"}"#)
+        }
+    }
+
+    @Test func eventsAndAcksByteForByte() async throws {
+        try await withRawSocket { socket, _ async throws in
+            socket.send("40")
+            _ = try await socket.nextText()
+            _ = try await socket.nextText()
+            socket.send(#"42["message",1,"2",{"3":[true]}]"#)
+            #expect(try await socket.nextText() == #"42["message-back",1,"2",{"3":[true]}]"#)
+            socket.send(#"42456["message-with-ack",1,"2",{"3":[false]}]"#)
+            #expect(try await socket.nextText() == #"43456[1,"2",{"3":[false]}]"#)
+        }
+    }
+
+    @Test func binaryEventAndBinaryAck() async throws {
+        try await withRawSocket { socket, _ async throws in
+            socket.send("40")
+            _ = try await socket.nextText()
+            _ = try await socket.nextText()
+            socket.send(#"452-["message",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#)
+            socket.send(binary: [1, 2, 3])
+            socket.send(binary: [4, 5, 6])
+            #expect(try await socket.nextText() == #"452-["message-back",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#)
+            #expect(try await socket.next() == .binary([1, 2, 3]))
+            #expect(try await socket.next() == .binary([4, 5, 6]))
+            socket.send(#"452-789["message-with-ack",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#)
+            socket.send(binary: [1, 2, 3])
+            socket.send(binary: [4, 5, 6])
+            #expect(try await socket.nextText() == #"462-789[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#)
+            #expect(try await socket.next() == .binary([1, 2, 3]))
+            #expect(try await socket.next() == .binary([4, 5, 6]))
+        }
+    }
+
+    @Test func clientDisconnectLeavesTheConnectionOpen() async throws {
+        try await withRawSocket { socket, disconnects async throws in
+            socket.send("40")
+            _ = try await socket.nextText()
+            _ = try await socket.nextText()
+            socket.send("41")
+            // The connection stays open: the next thing to arrive is the answer to another CONNECT.
+            socket.send("40")
+            #expect(try await socket.nextText().hasPrefix("40{"))
+            try await disconnects.wait { $0 == ["/ client namespace disconnect"] }
+        }
+    }
+
+    @Test(arguments: [
+        "4abc",  // unknown packet type
+        "42{}",  // event payload not an array
+        #"42abc["message-with-ack",1]"#,  // invalid ack id
+        #"42["connect"]"#,  // reserved event name
+        #"43["no id"]"#,  // ack without id
+        "4",  // empty Socket.IO packet
+    ])
+    func invalidPacketsCloseTheConnection(packet: String) async throws {
+        try await withRawSocket { socket, _ async throws in
+            socket.send("40")
+            _ = try await socket.nextText()
+            _ = try await socket.nextText()
+            socket.send(packet)
+            try await socket.closed.value(timeout: .seconds(3))
+        }
+    }
+
+    @Test func anEventBeforeConnectClosesTheConnection() async throws {
+        try await withRawSocket { socket, _ async throws in
+            socket.send(#"42["message",1]"#)
+            try await socket.closed.value(timeout: .seconds(3))
+        }
+    }
+
+    @Test func noConnectWithinTheTimeoutClosesTheConnection() async throws {
+        let configuration = SocketServerConfiguration(engine: testEngine(path: "/socket.io"), connectTimeout: .milliseconds(200))
+        try await withTestSocketServer(configuration) { _, _, running async throws in
+            try await RawWebSocket.withConnection(port: running.port, Self.path) { socket async throws in
+                _ = try await socket.nextText()
+                try await socket.closed.value(timeout: .seconds(3))
+            }
+        }
+    }
+
+    @Test func aFloodOfEventsIsCutOff() async throws {
+        let configuration = SocketServerConfiguration(engine: testEngine(path: "/socket.io"), maxPendingEvents: 10)
+        let release = AsyncValue<Void>()
+        try await withSocketServer(configuration, setUp: { server in
+            server.namespace("/").onConnection { socket in
+                socket.on("slow") { _, _, _ in _ = try? await release.value(timeout: .seconds(10)) }
+            }
+        }) { running, _ async throws in
+            try await RawWebSocket.withConnection(port: running.port, Self.path) { socket async throws in
+                _ = try await socket.nextText()
+                socket.send("40")
+                _ = try await socket.nextText()
+                for _ in 0..<50 { socket.send(#"42["slow"]"#) }
+                try await socket.closed.value(timeout: .seconds(3))
+                release.set(())
+            }
+        }
+    }
+}
