@@ -22,6 +22,8 @@ public final class SocketClientConnection: Sendable {
         var sockets: [String: ClientSocket] = [:]
         var pingInterval: Duration = .seconds(25)
         var pingTimeout: Duration = .seconds(20)
+        /// When the server last proved alive (handshake or ping).
+        var lastPing = ContinuousClock.now
         var engineSessionID: String?
     }
 
@@ -156,9 +158,24 @@ public final class SocketClientConnection: Sendable {
                 await self.read(inbound)
                 self.close()
             }
+            group.addTask { await self.watchHeartbeat() }
             await group.next()
             self.close()
             group.cancelAll()
+        }
+    }
+
+    /// Returns when the server has not pinged for `pingInterval + pingTimeout`: it is gone.
+    private func watchHeartbeat() async {
+        // The deadline only moves later once the handshake has set the server's intervals.
+        await handshakeOver.wait()
+        while !Task.isCancelled {
+            let deadline = state.withLock { $0.lastPing + $0.pingInterval + $0.pingTimeout }
+            if ContinuousClock.now >= deadline {
+                logger.debug("server stopped pinging; closing")
+                return
+            }
+            try? await Task.sleep(until: deadline, clock: .continuous)
         }
     }
 
@@ -193,10 +210,12 @@ public final class SocketClientConnection: Sendable {
                 state.engineSessionID = sid
                 state.pingInterval = .milliseconds(pingInterval)
                 state.pingTimeout = .milliseconds(pingTimeout)
+                state.lastPing = .now
             }
             handshakeOver.fire()
             return true
         case .ping:
+            state.withLock { $0.lastPing = .now }
             send([EngineFrame(EnginePacket(.pong))])
             return true
         case .message:

@@ -1,6 +1,9 @@
 import EngineIO
 import EngineIOServer
+import Hummingbird
+import HummingbirdWebSocket
 import Logging
+import ServiceLifecycle
 import SocketIO
 import SocketIOClient
 import SocketIOServer
@@ -279,6 +282,52 @@ struct SocketServerTests {
                 #expect(!socket.isConnected)
             }
             try await disconnects.wait { $0 == ["/ server shutting down"] }
+        }
+    }
+}
+
+@Suite("Swift client heartbeat")
+struct ClientHeartbeatTests {
+    @Test func theClientAnswersPingsAndStaysConnected() async throws {
+        let configuration = SocketServerConfiguration(engine: testEngine(path: "/socket.io", pingInterval: 50, pingTimeout: 1000))
+        try await withTestSocketServer(configuration) { url, disconnects, _ async throws in
+            try await SocketClient.withConnection(to: url, logger: testLogger) { connection async throws in
+                let socket = try await connection.socket()
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(try await socket.emitWithAck("message-with-ack", "alive") == ["alive"])
+                #expect(disconnects.all.isEmpty)
+            }
+        }
+    }
+
+    @Test func theClientNoticesAServerThatStoppedPinging() async throws {
+        // A bare WebSocket server that completes the Engine.IO handshake and then never pings.
+        let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
+        webSocketRouter.ws("/socket.io") { inbound, outbound, _ in
+            try await outbound.write(.text(#"0{"sid":"silent","upgrades":[],"pingInterval":100,"pingTimeout":100,"maxPayload":1000000}"#))
+            for try await _ in inbound {}
+        }
+        let port = AsyncValue<Int>()
+        let app = Application(
+            router: Router(context: BasicWebSocketRequestContext.self),
+            server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { port.set($0.localAddress?.port ?? 0) },
+            logger: testLogger
+        )
+        let group = ServiceGroup(services: [app], logger: testLogger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            let url = "http://127.0.0.1:\(try await port.value())"
+            try await SocketClient.withConnection(to: url, logger: testLogger) { connection async throws in
+                let deadline = ContinuousClock.now + .seconds(5)
+                while !connection.isClosed {
+                    guard ContinuousClock.now < deadline else { throw TestTimeout() }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
         }
     }
 }
