@@ -56,6 +56,9 @@ where Instant.Duration == Duration, Instant: Sendable {
     }
 
     public private(set) var state: State
+    /// The transport that carried the session when it closed: a long-polling client may still collect
+    /// its last frames (or a noop) with one more GET.
+    public private(set) var transportAtClose: EngineTransport?
     private var heartbeat: Heartbeat
     private let pingInterval: Duration
     private let pingTimeout: Duration
@@ -120,7 +123,7 @@ where Instant.Duration == Duration, Instant: Sendable {
                 heartbeat = .awaitingPong(deadline: now.advanced(by: pingTimeout))
                 return .sendPing
             case .awaitingPong(let deadline) where deadline <= now:
-                state = .closed(.pingTimeout)
+                enterClosed(.pingTimeout)
                 return .close(.pingTimeout)
             case .pingDue, .awaitingPong:
                 return .none
@@ -180,11 +183,11 @@ where Instant.Duration == Duration, Instant: Sendable {
             case .noop:
                 return .ignore
             case .close:
-                state = .closed(.transportClose)
+                enterClosed(.transportClose)
                 return .close(.transportClose)
             case .open, .ping, .upgrade:
                 // Engine.IO v4 clients never send these on an established transport.
-                state = .closed(.parseError)
+                enterClosed(.parseError)
                 return .close(.parseError)
             }
         }
@@ -196,14 +199,19 @@ where Instant.Duration == Duration, Instant: Sendable {
             if transport == .webSocket { upgradeWebSocketClosed() }
             return false
         }
-        state = .closed(.transportClose)
+        enterClosed(.transportClose)
         return true
+    }
+
+    private mutating func enterClosed(_ reason: EngineCloseReason) {
+        transportAtClose = activeTransport
+        state = .closed(reason)
     }
 
     /// The server closes the session for `reason`. Returns `false` if it was closed already.
     public mutating func close(_ reason: EngineCloseReason) -> Bool {
         if isClosed { return false }
-        state = .closed(reason)
+        enterClosed(reason)
         return true
     }
 }

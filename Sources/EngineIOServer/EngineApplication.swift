@@ -8,7 +8,7 @@ public protocol EngineEndpoint: Sendable {
     /// The largest message the endpoint accepts; the WebSocket frame limit is set from it.
     var maxPayload: Int { get }
     /// Adds the endpoint's routes.
-    func mount<Context: WebSocketRequestContext>(on router: Router<Context>, webSocketRouter: Router<Context>)
+    func mount<Context: EngineRequestContextProtocol>(on router: Router<Context>, webSocketRouter: Router<Context>)
 }
 
 extension EngineServer: EngineEndpoint {

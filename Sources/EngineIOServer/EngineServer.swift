@@ -68,7 +68,7 @@ public final class EngineServer: Service, Sendable {
 
     /// Adds the transports' routes: `GET`/`POST`/`OPTIONS` for long-polling on `router`, and the WebSocket
     /// upgrade on `webSocketRouter` (the router given to `.http1WebSocketUpgrade(webSocketRouter:)`).
-    public func mount<Context: WebSocketRequestContext>(on router: Router<Context>, webSocketRouter: Router<Context>) {
+    public func mount<Context: EngineRequestContextProtocol>(on router: Router<Context>, webSocketRouter: Router<Context>) {
         let path = RouterPath(configuration.path)
         router.on(path, method: .get) { request, _ in await self.poll(request) }
         router.on(path, method: .post) { request, _ in await self.post(request) }
@@ -77,7 +77,7 @@ public final class EngineServer: Service, Sendable {
         webSocketRouter.ws(path) { request, _ in
             await self.shouldUpgrade(request)
         } onUpgrade: { inbound, outbound, context in
-            await self.serveWebSocket(inbound: inbound, outbound: outbound, request: context.request)
+            await self.serveWebSocket(inbound: inbound, outbound: outbound, channel: context.requestContext.channel, request: context.request)
         }
     }
 
@@ -133,7 +133,7 @@ public final class EngineServer: Service, Sendable {
             guard let frames = await session.nextFrames(for: .polling) else {
                 throw EngineError(.badRequest, context: "session closed or upgraded")
             }
-            var headers = corsHeaders(request, preflight: false)
+            var headers = responseHeaders(request, preflight: false)
             headers[.contentType] = "text/plain; charset=UTF-8"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: EngineCodec.encodePayload(frames)))
         } catch {
@@ -165,7 +165,7 @@ public final class EngineServer: Service, Sendable {
             for packet in packets where await session.received(packet, on: .polling) == .rejectTransport {
                 throw EngineError(.badRequest, context: "packet not allowed on polling")
             }
-            var headers = corsHeaders(request, preflight: false)
+            var headers = responseHeaders(request, preflight: false)
             headers[.contentType] = "text/html"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "ok")))
         } catch {
@@ -175,24 +175,30 @@ public final class EngineServer: Service, Sendable {
 
     private func tooLarge(_ request: Request) -> Response {
         logger.debug("polling payload over maxPayload")
-        return Response(status: .contentTooLarge, headers: corsHeaders(request, preflight: false))
+        return Response(status: .contentTooLarge, headers: responseHeaders(request, preflight: false))
     }
 
     private func preflight(_ request: Request) -> Response {
-        guard configuration.cors != nil else { return Response(status: .badRequest) }
-        var headers = corsHeaders(request, preflight: true)
+        guard configuration.cors != nil else { return Response(status: .badRequest, headers: responseHeaders(request, preflight: false)) }
+        var headers = responseHeaders(request, preflight: true)
         headers[.contentLength] = "0"
         return Response(status: .noContent, headers: headers)
     }
 
-    private func corsHeaders(_ request: Request, preflight: Bool) -> HTTPFields {
-        configuration.cors?.responseHeaders(for: request.headers, preflight: preflight) ?? [:]
+    /// Headers every response carries: CORS, and `Connection: close` when the client asked for it (the
+    /// server closes such connections; saying so keeps keep-alive clients from reusing them).
+    private func responseHeaders(_ request: Request, preflight: Bool) -> HTTPFields {
+        var headers = configuration.cors?.responseHeaders(for: request.headers, preflight: preflight) ?? [:]
+        if request.headers[.connection]?.lowercased().contains("close") == true {
+            headers[.connection] = "close"
+        }
+        return headers
     }
 
     private func errorResponse(_ error: any Error, request: Request) -> Response {
         let engineError = error as? EngineError ?? EngineError(.badRequest, context: "\(error)")
         logger.debug("engine.io request refused", metadata: ["eio.error": "\(engineError)"])
-        var headers = corsHeaders(request, preflight: false)
+        var headers = responseHeaders(request, preflight: false)
         headers[.contentType] = "application/json"
         return Response(
             status: .init(code: engineError.httpStatus),
@@ -218,7 +224,7 @@ public final class EngineServer: Service, Sendable {
         }
     }
 
-    private func serveWebSocket(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, request: Request) async {
+    private func serveWebSocket(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel, request: Request) async {
         let query = Self.query(of: request)
         let session: EngineSession
         if let sid = query["sid"] {
@@ -233,10 +239,13 @@ public final class EngineServer: Service, Sendable {
         }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
+                // Each packet is written once the previous one reached the socket, as the reference server
+                // does: clients that handle one message per read (the conformance suites' `ws` client)
+                // then see one packet per read. Throughput comes from batching in the session's queue.
                 while let frames = await session.nextFrames(for: .webSocket) {
                     do {
                         for frame in frames {
-                            try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: frame.isBinary ? .binary : .text, data: frame.bytes)))
+                            try await channel.writeAndFlush(WebSocketFrame(fin: true, opcode: frame.isBinary ? .binary : .text, data: frame.bytes)).get()
                         }
                     } catch {
                         break
@@ -275,6 +284,3 @@ public final class EngineServer: Service, Sendable {
         }
     }
 }
-
-/// A request context for routers that serve Engine.IO (it supports the WebSocket upgrade).
-public typealias EngineRequestContext = BasicWebSocketRequestContext

@@ -51,6 +51,8 @@ public final class EngineSession: Sendable {
     private let configuration: EngineConfiguration
     private let clock = ContinuousClock()
     private let inbound = AsyncChannel<EnginePacket.Payload>()
+    /// Fires when a poll has collected the session's last frames after it closed.
+    private let closeCollected = OneShotSignal()
     private let state: Mutex<Inner>
 
     /// Resumes a waiter outside the lock.
@@ -106,10 +108,10 @@ public final class EngineSession: Sendable {
             guard !inner.machine.isClosed else { return (false, []) }
             if inner.frames.count + frames.count > configuration.maxBufferedFrames {
                 slow = inner.machine.close(.slowClient)
-                return (false, Self.readyWaiters(&inner, clock: clock))
+                return (false, readyWaiters(&inner))
             }
             inner.frames.append(contentsOf: frames)
-            return (true, Self.readyWaiters(&inner, clock: clock))
+            return (true, readyWaiters(&inner))
         }
         resumptions.forEach { $0() }
         if slow { closed(.slowClient) }
@@ -124,7 +126,7 @@ public final class EngineSession: Sendable {
             if wasPolling, reason != .transportClose {
                 inner.frames.append(EngineFrame(EnginePacket(.close)))
             }
-            return (true, Self.readyWaiters(&inner, clock: clock))
+            return (true, readyWaiters(&inner))
         }
         resumptions.forEach { $0() }
         if didClose { closed(reason) }
@@ -152,7 +154,7 @@ public final class EngineSession: Sendable {
                     case .polling: inner.pollWaiter = continuation
                     case .webSocket: inner.webSocketWaiter = continuation
                     }
-                    return Self.readyWaiters(&inner, clock: clock)
+                    return readyWaiters(&inner)
                 }
                 resumptions.forEach { $0() }
             }
@@ -168,7 +170,7 @@ public final class EngineSession: Sendable {
     }
 
     /// Decides which waiters can be answered now; call at the end of every mutation, inside the lock.
-    private static func readyWaiters(_ inner: inout Inner, clock: ContinuousClock) -> [Resumption] {
+    private func readyWaiters(_ inner: inout Inner) -> [Resumption] {
         var resumptions: [Resumption] = []
         let machine = inner.machine
         if let waiter = inner.pollWaiter {
@@ -188,6 +190,7 @@ public final class EngineSession: Sendable {
                 // A poll pending at close gets what was left, or a noop (the client closed on its own).
                 if !inner.closeDelivered {
                     inner.closeDelivered = true
+                    resumptions.append { [closeCollected] in closeCollected.fire() }
                     answer = .some(inner.frames.isEmpty ? [EngineFrame(EnginePacket(.noop))] : inner.frames)
                     inner.frames.removeAll()
                 } else {
@@ -245,7 +248,11 @@ public final class EngineSession: Sendable {
     func beginPoll() throws(EngineError) {
         enum Refusal { case transportMismatch, overlap }
         let refusal = state.withLock { inner -> Refusal? in
-            guard inner.machine.activeTransport == .polling else { return .transportMismatch }
+            // A GET racing with the client's own close packet still collects the close's noop; after a
+            // close by the server (ping timeout, error) a GET gets the protocol's 400.
+            let collectingClose = inner.machine.transportAtClose == .polling && inner.machine.state == .closed(.transportClose)
+                && !inner.closeDelivered
+            guard inner.machine.activeTransport == .polling || collectingClose else { return .transportMismatch }
             guard !inner.pollInProgress else { return .overlap }
             inner.pollInProgress = true
             return nil
@@ -281,7 +288,7 @@ public final class EngineSession: Sendable {
     func webSocketOpened() -> Bool {
         let (accepted, resumptions) = state.withLock { inner -> (Bool, [Resumption]) in
             let accepted = inner.machine.webSocketOpened(now: clock.now)
-            return (accepted, Self.readyWaiters(&inner, clock: clock))
+            return (accepted, readyWaiters(&inner))
         }
         resumptions.forEach { $0() }
         return accepted
@@ -291,7 +298,7 @@ public final class EngineSession: Sendable {
     func transportClosed(_ transport: EngineTransport) {
         let (didClose, resumptions) = state.withLock { inner -> (Bool, [Resumption]) in
             let didClose = inner.machine.transportClosed(transport)
-            return (didClose, Self.readyWaiters(&inner, clock: clock))
+            return (didClose, readyWaiters(&inner))
         }
         resumptions.forEach { $0() }
         if didClose { closed(.transportClose) }
@@ -312,7 +319,7 @@ public final class EngineSession: Sendable {
             if action == .answerProbe {
                 inner.probeFrames.append(EngineFrame(EnginePacket(.pong, .text("probe"))))
             }
-            return (action, Self.readyWaiters(&inner, clock: clock))
+            return (action, readyWaiters(&inner))
         }
         resumptions.forEach { $0() }
         switch action {
@@ -350,6 +357,12 @@ public final class EngineSession: Sendable {
             }
             handler.engineSessionClosed(self, reason: reason)
         }
+        // A client that closed with a POST may have a GET on its way (sent at the same time); the session
+        // stays known until that GET has collected its noop, for a moment at most.
+        let awaitsPoll = state.withLock { inner in
+            inner.machine.transportAtClose == .polling && inner.machine.state == .closed(.transportClose) && !inner.closeDelivered
+        }
+        if awaitsPoll { _ = await closeCollected.wait(timeout: .seconds(1)) }
     }
 
     private func runTimer() async {
@@ -365,7 +378,7 @@ public final class EngineSession: Sendable {
                     if action == .sendPing { inner.frames.append(EngineFrame(EnginePacket(.ping))) }
                     actions.append(action)
                 }
-                return Self.readyWaiters(&inner, clock: clock)
+                return readyWaiters(&inner)
             }
             resumptions.forEach { $0() }
             for case .close(let reason) in actions { closed(reason) }

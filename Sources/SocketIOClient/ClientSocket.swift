@@ -21,6 +21,7 @@ public final class ClientSocket: Sendable {
     public let events: AsyncStream<ClientEvent>
     private let eventsContinuation: AsyncStream<ClientEvent>.Continuation
     private let state = Mutex(State())
+    private let acks = PendingAcks()
 
     enum Phase {
         case connecting(CheckedContinuation<Void, any Error>?)
@@ -31,8 +32,6 @@ public final class ClientSocket: Sendable {
 
     struct State {
         var phase: Phase = .connecting(nil)
-        var nextAckID = 0
-        var pendingAcks: [Int: CheckedContinuation<[SocketValue], any Error>] = [:]
     }
 
     init(namespace: String, connection: SocketClientConnection) {
@@ -64,38 +63,11 @@ public final class ClientSocket: Sendable {
     }
 
     /// Sends an event and waits for the server's acknowledgement.
-    /// - Throws: ``SocketClientError`` `.timeout` or `.disconnected`.
+    /// - Throws: ``SocketAckError`` `.timeout` or `.disconnected`.
     public func emitWithAck(_ event: String, _ arguments: [SocketValue], timeout: Duration? = nil) async throws -> [SocketValue] {
-        let timeout = timeout ?? connection.configuration.ackTimeout
-        let id = state.withLock { state in
-            defer { state.nextAckID += 1 }
-            return state.nextAckID
-        }
-        return try await withThrowingTaskGroup(of: [SocketValue].self) { group in
-            group.addTask {
-                try await withTaskCancellationHandler {
-                    try await withCheckedThrowingContinuation { continuation in
-                        let connected = self.state.withLock { state -> Bool in
-                            guard case .connected = state.phase, !Task.isCancelled else { return false }
-                            state.pendingAcks[id] = continuation
-                            return true
-                        }
-                        if connected {
-                            self.connection.send(.event(event, arguments, namespace: self.namespace, id: id))
-                        } else {
-                            continuation.resume(throwing: SocketClientError(.disconnected))
-                        }
-                    }
-                } onCancel: {
-                    self.state.withLock { $0.pendingAcks.removeValue(forKey: id) }?.resume(throwing: CancellationError())
-                }
-            }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                throw SocketClientError(.timeout, "no acknowledgement for \(event)")
-            }
-            defer { group.cancelAll() }
-            return try await group.next()!
+        guard isConnected else { throw SocketAckError(.disconnected) }
+        return try await acks.wait(timeout: timeout ?? connection.configuration.ackTimeout) { id in
+            self.connection.send(.event(event, arguments, namespace: self.namespace, id: id))
         }
     }
 
@@ -178,7 +150,7 @@ public final class ClientSocket: Sendable {
             eventsContinuation.yield(ClientEvent(name: name, arguments: arguments, ack: ack))
         case .ack, .binaryAck:
             guard let id = packet.id, let arguments = packet.ackArguments else { return }
-            state.withLock { $0.pendingAcks.removeValue(forKey: id) }?.resume(returning: arguments)
+            acks.resolve(id, with: arguments)
         }
     }
 
@@ -188,23 +160,23 @@ public final class ClientSocket: Sendable {
 
     /// Moves to a final phase: wakes a pending connect, fails pending acks, ends the event stream.
     private func finish(_ phase: Phase) {
-        let (waiter, acks) = state.withLock { state -> (CheckedContinuation<Void, any Error>?, [CheckedContinuation<[SocketValue], any Error>]) in
+        let (final, waiter) = state.withLock { state -> (Bool, CheckedContinuation<Void, any Error>?) in
             var waiter: CheckedContinuation<Void, any Error>?
             switch state.phase {
-            case .refused, .disconnected: return (nil, [])
+            case .refused, .disconnected: return (false, nil)
             case .connecting(let pending): waiter = pending
             case .connected: break
             }
             state.phase = phase
-            defer { state.pendingAcks = [:] }
-            return (waiter, Array(state.pendingAcks.values))
+            return (true, waiter)
         }
+        guard final else { return }
         switch phase {
         case .refused(let message): waiter?.resume(throwing: SocketClientError(.connectionRefused, message))
         case .disconnected(let reason): waiter?.resume(throwing: SocketClientError(.disconnected, reason))
         case .connecting, .connected: break
         }
-        for ack in acks { ack.resume(throwing: SocketClientError(.disconnected)) }
+        acks.close()
         eventsContinuation.finish()
     }
 }

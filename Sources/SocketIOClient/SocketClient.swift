@@ -40,7 +40,7 @@ public struct SocketClientError: Error, Sendable, Hashable, CustomStringConverti
         case connectionRefused
         /// The connection closed (or was never established).
         case disconnected
-        /// No answer in time (handshake, CONNECT or acknowledgement).
+        /// No answer in time (the handshake or a namespace's CONNECT).
         case timeout
         /// The server broke the protocol.
         case protocolViolation

@@ -43,13 +43,12 @@ public final class ServerSocket: Sendable {
     private let events: AsyncStream<SocketPacket>
     private let eventsContinuation: AsyncStream<SocketPacket>.Continuation
     private let state = Mutex(State())
+    private let acks = PendingAcks()
 
     struct State {
         var handlers: [String: SocketEventHandler] = [:]
         var anyHandlers: [SocketEventHandler] = []
         var disconnectHandlers: [@Sendable (SocketDisconnectReason) async -> Void] = []
-        var nextAckID = 0
-        var pendingAcks: [Int: CheckedContinuation<[SocketValue], any Error>] = [:]
         var pendingEvents = 0
         var disconnected: SocketDisconnectReason?
     }
@@ -105,35 +104,8 @@ public final class ServerSocket: Sendable {
     /// Sends an event and waits for the client's acknowledgement.
     /// - Throws: ``SocketAckError`` with `.timeout` or `.disconnected`; `CancellationError` if cancelled.
     public func emitWithAck(_ event: String, _ arguments: [SocketValue], timeout: Duration = .seconds(10)) async throws -> [SocketValue] {
-        let id = state.withLock { state -> Int in
-            defer { state.nextAckID += 1 }
-            return state.nextAckID
-        }
-        return try await withThrowingTaskGroup(of: [SocketValue].self) { group in
-            group.addTask {
-                try await withTaskCancellationHandler {
-                    try await withCheckedThrowingContinuation { continuation in
-                        let registered = self.state.withLock { state -> Bool in
-                            guard state.disconnected == nil, !Task.isCancelled else { return false }
-                            state.pendingAcks[id] = continuation
-                            return true
-                        }
-                        if registered {
-                            self.write(.event(event, arguments, namespace: self.namespace.name, id: id))
-                        } else {
-                            continuation.resume(throwing: SocketAckError(.disconnected))
-                        }
-                    }
-                } onCancel: {
-                    self.state.withLock { $0.pendingAcks.removeValue(forKey: id) }?.resume(throwing: CancellationError())
-                }
-            }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                throw SocketAckError(.timeout)
-            }
-            defer { group.cancelAll() }
-            return try await group.next()!
+        try await acks.wait(timeout: timeout) { id in
+            self.write(.event(event, arguments, namespace: self.namespace.name, id: id))
         }
     }
 
@@ -191,7 +163,7 @@ public final class ServerSocket: Sendable {
     /// Delivers an acknowledgement from the client.
     func receivedAck(_ packet: SocketPacket) {
         guard let id = packet.id, let arguments = packet.ackArguments else { return }
-        state.withLock { $0.pendingAcks.removeValue(forKey: id) }?.resume(returning: arguments)
+        acks.resolve(id, with: arguments)
     }
 
     /// Runs the socket's handlers on its events until it disconnects, then its disconnect handlers.
@@ -216,16 +188,15 @@ public final class ServerSocket: Sendable {
 
     /// Marks the socket disconnected: leaves its rooms, fails pending acks, ends its event loop.
     func disconnected(_ reason: SocketDisconnectReason) {
-        let acks = state.withLock { state -> [CheckedContinuation<[SocketValue], any Error>]? in
-            guard state.disconnected == nil else { return nil }
+        let first = state.withLock { state -> Bool in
+            guard state.disconnected == nil else { return false }
             state.disconnected = reason
-            defer { state.pendingAcks = [:] }
-            return Array(state.pendingAcks.values)
+            return true
         }
-        guard let acks else { return }
+        guard first else { return }
         eventsContinuation.finish()
         namespace.remove(self)
         logger.debug("socket disconnected", metadata: ["sio.reason": .string(reason.rawValue)])
-        for ack in acks { ack.resume(throwing: SocketAckError(.disconnected)) }
+        acks.close()
     }
 }

@@ -65,7 +65,7 @@ public final class SocketServer: Service, Sendable {
     }
 
     /// Adds the Socket.IO endpoint to a router and the WebSocket router given to the server builder.
-    public func mount<Context: WebSocketRequestContext>(on router: Router<Context>, webSocketRouter: Router<Context>) {
+    public func mount<Context: EngineRequestContextProtocol>(on router: Router<Context>, webSocketRouter: Router<Context>) {
         engine.mount(on: router, webSocketRouter: webSocketRouter)
     }
 
@@ -89,21 +89,25 @@ public final class SocketServer: Service, Sendable {
     }
 }
 
-/// Connects the Engine.IO sessions to the Socket.IO server without a reference cycle at init.
+/// Connects the Engine.IO sessions to the Socket.IO server. The server owns the engine that owns this
+/// handler, so the handler holds the server weakly.
 private struct EngineHandler: EngineSessionHandler {
-    unowned(unsafe) let server: SocketServer  // the server owns the engine that owns this handler
+    weak let server: SocketServer?
 
     func engineSessionOpened(_ session: EngineSession) -> EngineSessionWork? {
-        let connection = server.opened(session)
+        guard let connection = server?.opened(session) else {
+            session.close(.serverShutdown)
+            return nil
+        }
         return { await connection.enforceConnectTimeout() }
     }
 
     func engineSession(_ session: EngineSession, received message: EnginePacket.Payload) async -> EngineSessionWork? {
-        await server.connection(for: session)?.received(message)
+        await server?.connection(for: session)?.received(message)
     }
 
     func engineSessionClosed(_ session: EngineSession, reason: EngineCloseReason) {
-        server.closed(session)?.closed(reason)
+        server?.closed(session)?.closed(reason)
     }
 }
 

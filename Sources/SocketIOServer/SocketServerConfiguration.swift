@@ -71,17 +71,4 @@ public struct SocketConnectError: Error, Sendable, Hashable {
     }
 }
 
-/// A server-to-client acknowledgement that did not arrive.
-public struct SocketAckError: Error, Sendable, Hashable {
-    public enum Code: String, Sendable, Hashable {
-        /// The client did not answer within the timeout.
-        case timeout
-        /// The socket disconnected before the client answered.
-        case disconnected
-    }
-
-    public let code: Code
-    public init(_ code: Code) { self.code = code }
-}
-
 import SocketIO

@@ -113,6 +113,28 @@ struct PollingTests {
         }
     }
 
+    @Test func aGetRacingTheClientsCloseStillCollectsTheNoop() async throws {
+        try await withEchoServer { polling, handler, _ async throws in
+            let (sid, _) = try await polling.handshake()
+            #expect(try await polling.post(sid, "1").status == .ok)
+            try await handler.closeReasons.wait { $0 == [.transportClose] }
+            // The GET sent together with the close arrives late: it still gets the noop, then the session is gone.
+            #expect(try await polling.get(sid).text == "6")
+            #expect(try await polling.get(sid).status == .badRequest)
+        }
+    }
+
+    @Test func connectionCloseIsAnnouncedWhenTheClientAskedForIt() async throws {
+        try await withEchoServer { polling, _, _ async throws in
+            let closing = try await polling.request(.get, "EIO=4&transport=polling", headers: [.connection: "close"])
+            #expect(closing.headers[.connection] == "close")
+            let error = try await polling.request(.get, "EIO=9&transport=polling", headers: [.connection: "close"])
+            #expect(error.headers[.connection] == "close")
+            let keepAlive = try await polling.request(.get, "EIO=4&transport=polling")
+            #expect(keepAlive.headers[.connection] == nil)
+        }
+    }
+
     @Test func theServerPingsAndClosesWithoutPong() async throws {
         try await withEchoServer(testEngine(path: "/engine.io", pingInterval: 100, pingTimeout: 1000)) { polling, handler, _ async throws in
             let (sid, _) = try await polling.handshake()

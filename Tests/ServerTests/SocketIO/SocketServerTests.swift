@@ -194,7 +194,7 @@ struct SocketServerTests {
         try await withTestSocketServer { url, _, _ async throws in
             try await SocketClient.withConnection(to: url, logger: testLogger) { connection async throws in
                 let socket = try await connection.socket()
-                await #expect(throws: SocketClientError.self) {
+                await #expect(throws: SocketAckError(.timeout)) {
                     try await socket.emitWithAck("no-such-handler", [], timeout: .milliseconds(100))
                 }
             }
