@@ -225,16 +225,6 @@ final class RawWebSocket: Sendable {
         }
     }
 
-    /// Waits until the server has closed the connection (its close frame arrived); fails on any message.
-    func expectClosedByServer(timeout: Duration = .seconds(5)) async throws {
-        do {
-            let message = try await next(timeout: timeout)
-            throw UnexpectedMessage(message: message)
-        } catch is ConnectionClosed {
-            return
-        }
-    }
-
     /// The next message, failing after `timeout`.
     func next(timeout: Duration = .seconds(5)) async throws -> Message {
         let stream = messages

@@ -207,6 +207,15 @@ struct PollingTests {
         }
     }
 
+    @Test func corsReflectEchoesTheOrigin() async throws {
+        try await withEchoServer(testEngine(path: "/engine.io", cors: CORSConfiguration(origin: .reflect))) { polling, _, _ async throws in
+            let get = try await polling.request(.get, "EIO=4&transport=polling", headers: [.origin: "http://any.example"])
+            #expect(get.headers[.accessControlAllowOrigin] == "http://any.example")
+            #expect(get.headers[.vary] == "Origin")
+            #expect(get.headers[.accessControlAllowCredentials] == nil)
+        }
+    }
+
     @Test func noCORSHeadersUnlessConfigured() async throws {
         try await withEchoServer(testEngine(path: "/engine.io", cors: nil)) { polling, _, _ async throws in
             let get = try await polling.request(.get, "EIO=4&transport=polling", headers: [.origin: "http://example.com"])
