@@ -205,7 +205,7 @@ enum JSON {
     static func write(_ value: SocketValue, to buffer: inout ByteBuffer, attachments: inout [ByteBuffer]) {
         switch value {
         case .null: buffer.writeStaticString("null")
-        case .bool(let flag): flag ? buffer.writeStaticString("true") : buffer.writeStaticString("false")
+        case .bool(let flag): buffer.writeStaticString(flag ? "true" : "false")
         case .int(let number): buffer.writeString(String(number))
         case .double(let number):
             if number.isFinite {
