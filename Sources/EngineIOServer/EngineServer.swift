@@ -239,14 +239,9 @@ public final class EngineServer: Service, Sendable {
         }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                // Each packet is written once the previous one reached the socket, as the reference server
-                // does: clients that handle one message per read (the conformance suites' `ws` client)
-                // then see one packet per read. Throughput comes from batching in the session's queue.
                 while let frames = await session.nextFrames(for: .webSocket) {
                     do {
-                        for frame in frames {
-                            try await channel.writeAndFlush(WebSocketFrame(fin: true, opcode: frame.isBinary ? .binary : .text, data: frame.bytes)).get()
-                        }
+                        try await Self.write(frames, to: channel, writes: self.configuration.webSocketWrites)
                     } catch {
                         break
                     }
@@ -259,6 +254,21 @@ public final class EngineServer: Service, Sendable {
             group.cancelAll()
         }
         session.transportClosed(.webSocket)
+    }
+
+    /// Writes frames to an upgraded channel; returns once they reached the socket.
+    private static func write(_ frames: [EngineFrame], to channel: any Channel, writes: EngineServerConfiguration.WebSocketWrites) async throws {
+        func frame(_ frame: EngineFrame) -> WebSocketFrame {
+            WebSocketFrame(fin: true, opcode: frame.isBinary ? .binary : .text, data: frame.bytes)
+        }
+        switch writes {
+        case .paced:
+            for each in frames { try await channel.writeAndFlush(frame(each)).get() }
+        case .batched:
+            guard let last = frames.last else { return }
+            for each in frames.dropLast() { channel.write(frame(each), promise: nil) }
+            try await channel.writeAndFlush(frame(last)).get()
+        }
     }
 
     private func readWebSocket(_ inbound: WebSocketInboundStream, session: EngineSession) async {

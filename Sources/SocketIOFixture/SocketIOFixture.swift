@@ -18,13 +18,15 @@ struct SocketIOFixture: AsyncParsableCommand {
     @Option(help: "Address to bind.") var host = "localhost"
     @Option(help: "Port to bind.") var port = 3000
     @Flag(help: "Serve the bench protocol (join, bcast, echo) at /socket.io/ with the default heartbeat.") var bench = false
+    @Flag(help: "With --bench: write WebSocket batches at once instead of pacing packet by packet.") var batchedWrites = false
     @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).") var logLevel = "info"
 
     func run() async throws {
         var mutableLogger = Logger(label: "socketio-fixture")
         mutableLogger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let logger = mutableLogger
-        let endpoints: [any EngineEndpoint] = bench ? [Self.benchServer(logger: logger)] : Self.conformanceServers(logger: logger)
+        let endpoints: [any EngineEndpoint] = bench
+            ? [Self.benchServer(writes: batchedWrites ? .batched : .paced, logger: logger)] : Self.conformanceServers(logger: logger)
         let app = EngineApplication.make(endpoints: endpoints, host: host, port: port, logger: logger, onServerRunning: { port in
             logger.info("listening", metadata: ["port": "\(port)", "mode": .string(bench ? "bench" : "conformance")])
         })
@@ -59,11 +61,9 @@ struct SocketIOFixture: AsyncParsableCommand {
         return [echo, io]
     }
 
-    static func benchServer(logger: Logger) -> SocketServer {
-        let io = SocketServer(
-            configuration: SocketServerConfiguration(engine: EngineServerConfiguration(path: "/socket.io", cors: CORSConfiguration())),
-            logger: logger
-        )
+    static func benchServer(writes: EngineServerConfiguration.WebSocketWrites, logger: Logger) -> SocketServer {
+        let engine = EngineServerConfiguration(path: "/socket.io", cors: CORSConfiguration(), webSocketWrites: writes)
+        let io = SocketServer(configuration: SocketServerConfiguration(engine: engine), logger: logger)
         let root = io.namespace("/")
         root.onConnection { socket in
             socket.on("join") { socket, arguments, ack in

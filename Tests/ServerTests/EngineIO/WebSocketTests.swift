@@ -21,14 +21,20 @@ struct WebSocketTests {
         }
     }
 
-    @Test func textAndBinaryAreEchoed() async throws {
-        try await withEchoServer { polling, _, _ async throws in
+    @Test(arguments: [EngineServerConfiguration.WebSocketWrites.paced, .batched])
+    func textAndBinaryAreEchoed(writes: EngineServerConfiguration.WebSocketWrites) async throws {
+        var configuration = testEngine(path: "/engine.io")
+        configuration.webSocketWrites = writes
+        try await withEchoServer(configuration) { polling, _, _ async throws in
             try await RawWebSocket.withConnection(port: polling.port, Self.handshake) { socket async throws in
                 _ = try await socket.nextText()
                 socket.send("4hello")
                 #expect(try await socket.nextText() == "4hello")
                 socket.send(binary: [1, 2, 3, 4])
                 #expect(try await socket.next() == .binary([1, 2, 3, 4]))
+                // Several queued frames arrive complete and in order.
+                for index in 0..<20 { socket.send("4m\(index)") }
+                for index in 0..<20 { #expect(try await socket.nextText() == "4m\(index)") }
             }
         }
     }
