@@ -49,7 +49,7 @@ enum JSON {
 
         mutating func parseObject(depth: Int) throws(ParseError) -> SocketValue {
             index += 1
-            var members = OrderedDictionary<String, SocketValue>()
+            var members = OrderedDictionary<SocketKey, SocketValue>()
             skipWhitespace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
                 index += 1
@@ -63,7 +63,7 @@ enum JSON {
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw ParseError() }
                 index += 1
                 skipWhitespace()
-                members[key] = try parseValue(depth: depth + 1)
+                members[SocketKey(key)] = try parseValue(depth: depth + 1)
                 skipWhitespace()
                 guard index < bytes.count else { throw ParseError() }
                 if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
@@ -231,7 +231,7 @@ enum JSON {
             for (key, member) in members {
                 if !first { buffer.writeInteger(UInt8(ascii: ",")) }
                 first = false
-                writeString(key, to: &buffer)
+                writeString(key.string, to: &buffer)
                 buffer.writeInteger(UInt8(ascii: ":"))
                 write(member, to: &buffer, attachments: &attachments)
             }

@@ -1,6 +1,28 @@
 import NIOCore
 import OrderedCollections
 
+/// An object key, compared byte for byte as JavaScript compares strings.
+///
+/// Swift's `String` equality is canonical (`"\u{E9}" == "e\u{301}"`); JSON objects from JavaScript may hold
+/// both spellings as two keys, and echoing such an object back must keep both.
+public struct SocketKey: Sendable, Hashable, ExpressibleByStringLiteral, CustomStringConvertible {
+    /// The key's text.
+    public let string: String
+
+    public init(_ string: String) { self.string = string }
+    public init(stringLiteral value: String) { self.string = value }
+
+    public static func == (lhs: SocketKey, rhs: SocketKey) -> Bool {
+        lhs.string.utf8.elementsEqual(rhs.string.utf8)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        for byte in string.utf8 { hasher.combine(byte) }
+    }
+
+    public var description: String { string }
+}
+
 /// A value carried by a Socket.IO packet: JSON, plus binary data anywhere in the tree.
 ///
 /// Objects keep their keys in the order received, so a value echoed back is byte-for-byte what came in.
@@ -12,7 +34,7 @@ public enum SocketValue: Sendable, Hashable {
     case double(Double)
     case string(String)
     case array([SocketValue])
-    case object(OrderedDictionary<String, SocketValue>)
+    case object(OrderedDictionary<SocketKey, SocketValue>)
     /// Binary data; travels as a separate attachment and is referenced by a placeholder in the JSON.
     case binary(ByteBuffer)
 }
@@ -26,7 +48,7 @@ extension SocketValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, 
     public init(booleanLiteral value: Bool) { self = .bool(value) }
     public init(arrayLiteral elements: SocketValue...) { self = .array(elements) }
     public init(dictionaryLiteral elements: (String, SocketValue)...) {
-        self = .object(OrderedDictionary(elements, uniquingKeysWith: { _, last in last }))
+        self = .object(OrderedDictionary(elements.map { (SocketKey($0.0), $0.1) }, uniquingKeysWith: { _, last in last }))
     }
     public init(nilLiteral: ()) { self = .null }
 }
@@ -39,7 +61,7 @@ extension SocketValue {
     }
 
     /// The members, if this is an object.
-    public var objectValue: OrderedDictionary<String, SocketValue>? {
+    public var objectValue: OrderedDictionary<SocketKey, SocketValue>? {
         if case .object(let value) = self { return value }
         return nil
     }
@@ -52,7 +74,7 @@ extension SocketValue {
 
     /// Member `key` of an object, `nil` otherwise.
     public subscript(key: String) -> SocketValue? {
-        objectValue?[key]
+        objectValue?[SocketKey(key)]
     }
 
     /// Whether binary data occurs anywhere in the value.
