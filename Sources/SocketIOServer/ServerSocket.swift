@@ -38,6 +38,8 @@ public final class ServerSocket: Sendable {
     public let namespace: SocketNamespace
     public let handshake: SocketHandshake
     let session: EngineSession
+    /// The connection that routes this socket's packets; it owns the socket, hence weak.
+    private weak let connection: SocketConnection?
     let logger: Logger
     private let maxPendingEvents: Int
     private let events: AsyncStream<SocketPacket>
@@ -53,10 +55,11 @@ public final class ServerSocket: Sendable {
         var disconnected: SocketDisconnectReason?
     }
 
-    init(namespace: SocketNamespace, session: EngineSession, auth: SocketValue, maxPendingEvents: Int) {
+    init(namespace: SocketNamespace, connection: SocketConnection, auth: SocketValue, maxPendingEvents: Int) {
         self.id = EngineCodec.makeSessionID()
         self.namespace = namespace
-        self.session = session
+        self.connection = connection
+        self.session = connection.session
         self.handshake = SocketHandshake(auth: auth, engine: session.handshake)
         self.maxPendingEvents = maxPendingEvents
         var logger = session.logger
@@ -143,7 +146,7 @@ public final class ServerSocket: Sendable {
         }
         guard isConnected else { return }
         write(SocketPacket(type: .disconnect, namespace: namespace.name))
-        namespace.connection(of: self)?.remove(self)
+        connection?.remove(self)
         disconnected(.serverNamespaceDisconnect)
     }
 

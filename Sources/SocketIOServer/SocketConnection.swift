@@ -92,7 +92,7 @@ final class SocketConnection: Sendable {
         }
         let socket = ServerSocket(
             namespace: namespace,
-            session: session,
+            connection: self,
             auth: packet.data ?? .object([:]),
             maxPendingEvents: server.configuration.maxPendingEvents
         )
@@ -118,7 +118,7 @@ final class SocketConnection: Sendable {
             return
         }
         guard !session.isClosed, state.withLock({ $0.sockets[namespace.name] === socket }) else { return }
-        namespace.add(socket, connection: self)
+        namespace.add(socket)
         socket.write(SocketPacket(type: .connect, namespace: namespace.name, data: ["sid": .string(socket.id)]))
         firstConnect.fire()
         socket.logger.debug("socket connected")

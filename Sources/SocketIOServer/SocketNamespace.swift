@@ -30,7 +30,6 @@ public final class SocketNamespace: Sendable {
         var middlewares: [Middleware] = []
         var connectionHandlers: [ConnectionHandler] = []
         var sockets: [String: ServerSocket] = [:]
-        var connections: [String: SocketConnection] = [:]
     }
 
     init(name: String, adapter: any SocketAdapter) {
@@ -75,23 +74,13 @@ public final class SocketNamespace: Sendable {
     var middlewares: [Middleware] { state.withLock { $0.middlewares } }
     var connectionHandlers: [ConnectionHandler] { state.withLock { $0.connectionHandlers } }
 
-    func add(_ socket: ServerSocket, connection: SocketConnection) {
-        state.withLock {
-            $0.sockets[socket.id] = socket
-            $0.connections[socket.id] = connection
-        }
+    func add(_ socket: ServerSocket) {
+        state.withLock { $0.sockets[socket.id] = socket }
         adapter.add(socket)
     }
 
     func remove(_ socket: ServerSocket) {
-        state.withLock {
-            $0.sockets[socket.id] = nil
-            $0.connections[socket.id] = nil
-        }
+        state.withLock { $0.sockets[socket.id] = nil }
         adapter.remove(socket.id)
-    }
-
-    func connection(of socket: ServerSocket) -> SocketConnection? {
-        state.withLock { $0.connections[socket.id] }
     }
 }

@@ -1,5 +1,6 @@
 import EngineIO
 import EngineIOServer
+import SocketIO
 
 /// Configuration of a Socket.IO server, with the reference server's defaults.
 public struct SocketServerConfiguration: Sendable {
@@ -70,5 +71,3 @@ public struct SocketConnectError: Error, Sendable, Hashable {
         self.data = data
     }
 }
-
-import SocketIO

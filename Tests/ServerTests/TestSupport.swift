@@ -40,6 +40,7 @@ struct RunningServer: Sendable {
 }
 
 /// Runs the endpoints on 127.0.0.1 at a free port for the duration of `body`, then shuts them down gracefully.
+@discardableResult
 func withServer<Result: Sendable>(
     _ endpoints: [any EngineEndpoint & Service],
     _ body: @Sendable (_ server: RunningServer) async throws -> Result
@@ -62,6 +63,7 @@ func withServer<Result: Sendable>(
 }
 
 /// Runs a Socket.IO server configured by `setUp`.
+@discardableResult
 func withSocketServer<Result: Sendable>(
     _ configuration: SocketServerConfiguration = .init(engine: testEngine(path: "/socket.io")),
     setUp: (SocketServer) -> Void,
@@ -84,10 +86,8 @@ final class AsyncValue<Value: Sendable>: Sendable {
         signal.fire()
     }
 
-    var current: Value? { value.withLock { $0 } }
-
     func value(timeout: Duration = .seconds(5)) async throws -> Value {
-        guard await signal.wait(timeout: timeout), let current else { throw TestTimeout() }
+        guard await signal.wait(timeout: timeout), let current = value.withLock({ $0 }) else { throw TestTimeout() }
         return current
     }
 }

@@ -26,6 +26,7 @@ struct EchoServer: Sendable {
 }
 
 /// Runs an echo Engine.IO server at `/engine.io` for the duration of `body`.
+@discardableResult
 func withEchoServer<Result: Sendable>(
     _ configuration: EngineServerConfiguration = testEngine(path: "/engine.io"),
     _ body: @Sendable (_ polling: Polling, _ handler: EchoHandler, _ server: EchoServer) async throws -> Result

@@ -42,6 +42,7 @@ func installTestHandlers(on server: SocketServer, disconnects: Recorder<String>)
     }
 }
 
+@discardableResult
 func withTestSocketServer<Result: Sendable>(
     _ configuration: SocketServerConfiguration = .init(engine: testEngine(path: "/socket.io")),
     _ body: @Sendable (_ url: String, _ disconnects: Recorder<String>, _ running: RunningServer) async throws -> Result
