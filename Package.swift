@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "SocketIO", targets: ["SocketIO"]),
         .library(name: "SocketIOServer", targets: ["SocketIOServer"]),
         .library(name: "SocketIOClient", targets: ["SocketIOClient"]),
+        .library(name: "Dialogue", targets: ["Dialogue"]),
         .executable(name: "socketio-fixture", targets: ["SocketIOFixture"]),
         .executable(name: "dialogue", targets: ["DialogueCLI"]),
     ],
@@ -59,6 +60,18 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Dialogue: rooms, typed events with schemas, subscriptions, hooks, history. Never sees packets.
+        .target(
+            name: "Dialogue",
+            dependencies: [
+                "SocketIO", "SocketIOServer", "EngineIO", "EngineIOServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]
+        ),
         // Engine.IO/Socket.IO client over WebSocket.
         .target(
             name: "SocketIOClient",
@@ -85,12 +98,22 @@ let package = Package(
             ],
             resources: [.copy("Public")]
         ),
+        // Helpers for the test targets: running the Python interop clients.
+        .target(name: "InteropTesting", dependencies: ["EngineIO"], path: "Tests/InteropTesting"),
         .testTarget(name: "EngineIOTests", dependencies: ["EngineIO"]),
+        .testTarget(
+            name: "DialogueTests",
+            dependencies: [
+                "Dialogue", "SocketIOClient", "SocketIOServer", "EngineIOServer", "InteropTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(name: "SocketIOTests", dependencies: ["SocketIO"]),
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "SocketIOServer", "EngineIOServer", "SocketIOClient",
+                "SocketIOServer", "EngineIOServer", "SocketIOClient", "InteropTesting",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -138,16 +138,15 @@ public final class ServerSocket: Sendable {
 
     // MARK: Disconnecting
 
-    /// Disconnects the socket from its namespace; with `close: true` also closes the underlying connection.
+    /// Disconnects the socket from its namespace (the client gets DISCONNECT, so it does not reconnect);
+    /// with `close: true` also closes the underlying connection once that packet is sent.
     public func disconnect(close: Bool = false) {
-        if close {
-            session.close(.forcedClose)
-            return
+        if isConnected {
+            write(SocketPacket(type: .disconnect, namespace: namespace.name))
+            connection?.remove(self)
+            disconnected(.serverNamespaceDisconnect)
         }
-        guard isConnected else { return }
-        write(SocketPacket(type: .disconnect, namespace: namespace.name))
-        connection?.remove(self)
-        disconnected(.serverNamespaceDisconnect)
+        if close { session.close(.forcedClose) }
     }
 
     // MARK: Internal

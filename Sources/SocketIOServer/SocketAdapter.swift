@@ -33,7 +33,9 @@ public protocol SocketAdapter: Sendable {
     /// The ids of the sockets a target reaches.
     func socketIDs(for target: BroadcastTarget) -> Set<String>
     /// Sends `packet` to every socket the target reaches, encoding it once.
-    func broadcast(_ packet: SocketPacket, to target: BroadcastTarget) async
+    /// - Returns: how many sockets of this process it was written to.
+    @discardableResult
+    func broadcast(_ packet: SocketPacket, to target: BroadcastTarget) async -> Int
 }
 
 /// The single-process adapter: rooms in memory, broadcast by writing the same encoded frames to each
@@ -91,7 +93,8 @@ public final class InMemoryAdapter: SocketAdapter {
         state.withLock { Self.resolve(target, in: $0) }
     }
 
-    public func broadcast(_ packet: SocketPacket, to target: BroadcastTarget) async {
+    @discardableResult
+    public func broadcast(_ packet: SocketPacket, to target: BroadcastTarget) async -> Int {
         let frames = SocketEncoder.encode(packet)
         let sessions = state.withLock { state -> [EngineSession] in
             if target.rooms.count == 1, target.except.isEmpty, let members = state.members[target.rooms.first!] {
@@ -101,6 +104,7 @@ public final class InMemoryAdapter: SocketAdapter {
             return Self.resolve(target, in: state).compactMap { state.sessions[$0] }
         }
         for session in sessions { session.send(frames) }
+        return sessions.count
     }
 
     private static func resolve(_ target: BroadcastTarget, in state: State) -> Set<String> {
@@ -137,12 +141,15 @@ public struct BroadcastOperator: Sendable {
     }
 
     /// Emits an event to every socket chosen, encoding it once.
-    public func emit(_ event: String, _ arguments: [SocketValue]) async {
+    /// - Returns: how many sockets of this process it was written to.
+    @discardableResult
+    public func emit(_ event: String, _ arguments: [SocketValue]) async -> Int {
         await adapter.broadcast(.event(event, arguments, namespace: namespace), to: target)
     }
 
     /// Emits an event to every socket chosen.
-    public func emit(_ event: String, _ arguments: SocketValue...) async {
+    @discardableResult
+    public func emit(_ event: String, _ arguments: SocketValue...) async -> Int {
         await emit(event, arguments)
     }
 

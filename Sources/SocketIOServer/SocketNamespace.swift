@@ -65,7 +65,8 @@ public final class SocketNamespace: Sendable {
     }
 
     /// Emits an event to every socket of the namespace.
-    public func emit(_ event: String, _ arguments: SocketValue...) async {
+    @discardableResult
+    public func emit(_ event: String, _ arguments: SocketValue...) async -> Int {
         await adapter.broadcast(.event(event, arguments, namespace: name), to: BroadcastTarget())
     }
 

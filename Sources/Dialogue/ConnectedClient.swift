@@ -1,0 +1,88 @@
+import SocketIO
+import SocketIOServer
+
+/// One connection of a user, with its identity and room membership. A user may have several.
+public final class ConnectedClient: Sendable {
+    /// The connection's id (the Socket.IO socket id), sent to it in `dialogue:connected`.
+    public let id: String
+    /// Who the client is: the JWT `sub` with an authenticate hook, otherwise what the client claimed.
+    public let userId: String
+    /// The handshake's `auth` object without `userId` and `token`. Client-asserted: trust ``auth`` instead.
+    public let meta: SocketValue
+    /// The verified identity, when an authenticate hook accepted the connection.
+    public let auth: AuthData?
+    /// The Socket.IO socket.
+    public let socket: ServerSocket
+    let server: DialogueServer
+
+    init(socket: ServerSocket, userId: String, meta: SocketValue, auth: AuthData?, server: DialogueServer) {
+        self.id = socket.id
+        self.socket = socket
+        self.userId = userId
+        self.meta = meta
+        self.auth = auth
+        self.server = server
+    }
+
+    /// Joins a room (creating it from a template if one matches); sends `dialogue:joined`, then history if
+    /// the room syncs it, then runs `clients.onJoined`. `clients.beforeJoin` does not run: the server decides.
+    /// Joining a room the client is in re-sends `dialogue:joined` and does nothing else.
+    /// - Throws: ``DialogueError`` `ROOM_NOT_FOUND`, `ROOM_FULL`, `NOT_CONNECTED`.
+    public func join(_ roomId: String) async throws(DialogueError) {
+        try await server.join(self, roomId, asked: false)
+    }
+
+    /// Leaves a room; sends `dialogue:left` and runs `clients.onLeft`.
+    /// - Throws: ``DialogueError`` `NOT_IN_ROOM`.
+    public func leave(_ roomId: String) async throws(DialogueError) {
+        try await server.leave(self, roomId)
+    }
+
+    /// Subscribes to one event name in a joined room (`*` for all).
+    /// - Throws: ``DialogueError`` `NOT_IN_ROOM`, `EVENT_NOT_ALLOWED`.
+    public func subscribe(_ roomId: String, _ eventName: String) throws(DialogueError) {
+        try server.subscribe(self, roomId, eventName)
+    }
+
+    /// Subscribes to every event in a joined room.
+    /// - Throws: ``DialogueError`` `NOT_IN_ROOM`.
+    public func subscribeAll(_ roomId: String) throws(DialogueError) {
+        try server.subscribe(self, roomId, "*")
+    }
+
+    /// Unsubscribes from one event name (`*` ends the wildcard subscription only).
+    /// - Throws: ``DialogueError`` `NOT_IN_ROOM`.
+    public func unsubscribe(_ roomId: String, _ eventName: String) throws(DialogueError) {
+        try server.unsubscribe(self, roomId, eventName)
+    }
+
+    /// The rooms this connection is in, in joining order.
+    public func rooms() -> [String] {
+        server.state.withLock { Array($0.clients[id]?.subscriptions.keys ?? []) }
+    }
+
+    /// The event names this connection is subscribed to in a room.
+    public func subscriptions(_ roomId: String) -> [String] {
+        server.state.withLock { Array($0.clients[id]?.subscriptions[roomId] ?? []) }
+    }
+
+    /// Sends an event to this connection only (outside any room: `client.send("welcome", …)`).
+    public func send(_ event: String, _ data: SocketValue) {
+        socket.emit(event, data)
+    }
+
+    /// Sends a typed payload to this connection only.
+    public func send<Payload: Encodable>(_ event: String, encoding data: Payload) throws(SchemaViolation) {
+        socket.emit(event, try PayloadCoding.encode(data))
+    }
+
+    /// Disconnects this connection (Socket.IO DISCONNECT and the transport closes); hooks run as for any
+    /// disconnection.
+    public func disconnect() {
+        socket.disconnect(close: true)
+    }
+
+    func isIn(_ roomId: String) -> Bool {
+        server.state.withLock { $0.clients[id]?.subscriptions[roomId] != nil }
+    }
+}

@@ -1,0 +1,90 @@
+import EngineIO
+import EngineIOServer
+import OrderedCollections
+import SocketIOServer
+
+/// The settings of a ``DialogueServer``, with the original's defaults.
+///
+/// ```swift
+/// var configuration = DialogueConfiguration(port: 3000, rooms: [
+///     "general": RoomConfiguration(name: "General Chat", events: [Message], defaultSubscriptions: ["message"]),
+/// ])
+/// configuration.roomTemplates = [RoomTemplate("user:*", room: RoomConfiguration(name: "Notifications", isListed: false))]
+/// configuration.hooks.clients.onConnected = { client in try await client.join("user:\(client.userId)") }
+/// ```
+public struct DialogueConfiguration: Sendable {
+    /// Address to bind when the server owns its port (``DialogueServer/start()``). Defaults to `127.0.0.1`.
+    public var host: String
+    /// Port to bind when the server owns its port; 0 picks a free one. Defaults to 3000.
+    public var port: Int
+    /// The rooms that exist from the start, in listing order. Clients cannot delete them.
+    public var rooms: OrderedDictionary<String, RoomConfiguration>
+    /// Templates for rooms made on demand (`user:*`, `doc:*`), tried in order.
+    public var roomTemplates: [RoomTemplate]
+    /// Lifecycle hooks.
+    public var hooks: DialogueHooks
+    /// The Socket.IO layer: path (`/socket.io`), heartbeat (25 s / 20 s), max payload (1 MB), connect timeout.
+    public var socket: SocketServerConfiguration
+    /// Limit on `dialogue:getHistory` per connection. Defaults to 20 per minute, as the original.
+    public var historyRequestLimit: (maxRequests: Int, window: Duration)
+    /// The most events one `dialogue:getHistory` returns; larger ranges are cut. Defaults to 100.
+    public var maxHistoryPage: Int
+    /// The most rooms with in-memory history. Defaults to 1000.
+    public var maxHistoryRooms: Int
+    /// Whether and how much clients may create rooms with `dialogue:createRoom`.
+    public var clientRooms: ClientRoomPolicy
+
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 3000,
+        rooms: OrderedDictionary<String, RoomConfiguration> = [:],
+        roomTemplates: [RoomTemplate] = [],
+        hooks: DialogueHooks = DialogueHooks(),
+        cors: CORSConfiguration? = CORSConfiguration(origin: .reflect, credentials: true, methods: ["GET", "POST", "OPTIONS"]),
+        socket: SocketServerConfiguration? = nil,
+        historyRequestLimit: (maxRequests: Int, window: Duration) = (20, .seconds(60)),
+        maxHistoryPage: Int = 100,
+        maxHistoryRooms: Int = 1000,
+        clientRooms: ClientRoomPolicy = ClientRoomPolicy()
+    ) {
+        precondition(historyRequestLimit.maxRequests > 0 && historyRequestLimit.window > .zero, "history request limit must be positive")
+        precondition(maxHistoryPage > 0 && maxHistoryRooms > 0, "history limits must be positive")
+        self.host = host
+        self.port = port
+        self.rooms = rooms
+        self.roomTemplates = roomTemplates
+        self.hooks = hooks
+        var socket = socket ?? SocketServerConfiguration()
+        if socket.engine.cors == nil { socket.engine.cors = cors }
+        self.socket = socket
+        self.historyRequestLimit = historyRequestLimit
+        self.maxHistoryPage = maxHistoryPage
+        self.maxHistoryRooms = maxHistoryRooms
+        self.clientRooms = clientRooms
+    }
+
+    /// Cross-origin rules for long-polling. Defaults to reflecting the request's origin with credentials,
+    /// as the original (development-friendly); restrict it in production.
+    public var cors: CORSConfiguration? {
+        get { socket.engine.cors }
+        set { socket.engine.cors = newValue }
+    }
+}
+
+/// What clients may do with `dialogue:createRoom`.
+public struct ClientRoomPolicy: Sendable {
+    /// The most rooms one user may have created and not deleted; 0 forbids creating rooms. Defaults to 10.
+    public var limitPerUser: Int
+    /// The settings of a client-created room; its name, description and max size come from the request.
+    /// Defaults to a room that allows any event, subscribes joiners to everything (`*`) and keeps no history.
+    public var template: RoomConfiguration
+
+    public init(limitPerUser: Int = 10, template: RoomConfiguration = RoomConfiguration(name: "", defaultSubscriptions: ["*"])) {
+        precondition(limitPerUser >= 0, "limitPerUser cannot be negative")
+        self.limitPerUser = limitPerUser
+        self.template = template
+    }
+
+    /// Clients cannot create rooms.
+    public static let disabled = ClientRoomPolicy(limitPerUser: 0)
+}

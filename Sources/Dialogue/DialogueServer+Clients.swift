@@ -1,0 +1,251 @@
+import OrderedCollections
+import SocketIO
+import SocketIOServer
+
+/// Connections, identity and room membership.
+extension DialogueServer {
+    /// The Socket.IO room that carries one room's event name to its subscribers (`*` for wildcard ones).
+    static func subscriptionRoom(_ roomId: String, _ eventName: String) -> String {
+        "\u{1}dialogue\u{1}\(roomId)\u{1}\(eventName)"
+    }
+
+    // MARK: Connecting
+
+    /// The namespace middleware when an authenticate hook is set.
+    func authenticate(_ socket: ServerSocket) async throws {
+        guard let hook = configuration.hooks.socket.authenticate else { return }
+        let result: AuthenticationResult
+        do {
+            result = try await hook(AuthenticationRequest(context: context, socket: socket))
+        } catch {
+            logger.error("authenticate hook failed; connection refused", metadata: ["dialogue.error": "\(error)"])
+            throw SocketConnectError("Authentication failed")
+        }
+        switch result {
+        case .reject(let reason):
+            logger.info("authentication rejected", metadata: ["dialogue.reason": .string(reason)])
+            throw SocketConnectError(reason)
+        case .accept(let auth):
+            state.withLock { $0.pendingAuth[socket.id] = auth }
+        }
+    }
+
+    func connected(_ socket: ServerSocket) async {
+        let auth = state.withLock { $0.pendingAuth.removeValue(forKey: socket.id) }
+        let handshake = socket.handshake.auth
+        let claimed = handshake["userId"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? handshake["token"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+        let userId = auth?.jwt.sub ?? claimed ?? socket.id
+        var meta = handshake.objectValue ?? [:]
+        meta["userId"] = nil
+        meta["token"] = nil
+        let client = ConnectedClient(socket: socket, userId: userId, meta: .object(meta), auth: auth, server: self)
+        state.withLock { state in
+            state.clients[client.id] = ClientState(client: client)
+            state.clientIDsByUser[userId, default: []].append(client.id)
+        }
+        installWireHandlers(on: socket, client: client)
+        socket.onDisconnect { [weak self] reason in await self?.disconnected(client, reason: reason) }
+        await runHook("socket.onConnect") { try await configuration.hooks.socket.onConnect?(context, socket) }
+        socket.emit("dialogue:connected", ["clientId": .string(client.id), "userId": .string(userId)])
+        logger.debug("client connected", metadata: ["dialogue.client": .string(client.id), "dialogue.user": .string(userId)])
+        await runHook("clients.onConnected") { try await configuration.hooks.clients.onConnected?(client) }
+    }
+
+    func disconnected(_ client: ConnectedClient, reason: SocketDisconnectReason) async {
+        await runHook("clients.onDisconnected") { try await configuration.hooks.clients.onDisconnected?(client) }
+        let (left, emptied) = state.withLock { state -> ([String], [String]) in
+            guard let removed = state.clients.removeValue(forKey: client.id) else { return ([], []) }
+            state.clientIDsByUser[client.userId]?.remove(client.id)
+            if state.clientIDsByUser[client.userId]?.isEmpty == true { state.clientIDsByUser[client.userId] = nil }
+            state.historyRequests.reset(client.id)
+            var emptied: [String] = []
+            for roomId in removed.subscriptions.keys {
+                state.rooms[roomId]?.members.remove(client.id)
+                if let room = state.rooms[roomId], room.removesWhenEmpty, room.members.isEmpty { emptied.append(roomId) }
+            }
+            return (Array(removed.subscriptions.keys), emptied)
+        }
+        for roomId in left {
+            await runHook("clients.onLeft") { try await configuration.hooks.clients.onLeft?(client, roomId) }
+        }
+        for roomId in emptied { await removeRoom(roomId, ifEmpty: true) }
+        await runHook("socket.onDisconnect") { try await configuration.hooks.socket.onDisconnect?(context, client.socket, reason) }
+        logger.debug("client disconnected", metadata: ["dialogue.client": .string(client.id), "sio.reason": .string(reason.rawValue)])
+    }
+
+    // MARK: Membership
+
+    private enum JoinTarget {
+        case joined(Room)
+        case existing(Room)
+        case fromTemplate(RoomState)
+    }
+
+    /// Joins `client` to a room; `asked` when the client asked (then `clients.beforeJoin` decides).
+    func join(_ client: ConnectedClient, _ roomId: String, asked: Bool) async throws(DialogueError) {
+        let target = try state.withLock { state throws(DialogueError) -> JoinTarget in
+            guard let clientState = state.clients[client.id] else { throw DialogueError(.notConnected, "The client is not connected") }
+            if let room = state.rooms[roomId] {
+                let handle = Room(id: roomId, state: room, server: self)
+                return clientState.subscriptions[roomId] != nil ? .joined(handle) : .existing(handle)
+            }
+            guard let template = configuration.roomTemplates.first(where: { $0.matches(roomId) }) else { throw .roomNotFound(roomId) }
+            return .fromTemplate(RoomState(configuration: template.configuration(for: roomId), origin: .template(removeWhenEmpty: template.removeWhenEmpty)))
+        }
+        let prospective: RoomState?
+        let room: Room
+        switch target {
+        case .joined(let joined):
+            client.socket.emit("dialogue:joined", ["roomId": .string(roomId), "roomName": .string(joined.name)])
+            return
+        case .existing(let existing):
+            (room, prospective) = (existing, nil)
+        case .fromTemplate(let roomState):
+            (room, prospective) = (Room(id: roomId, state: roomState, server: self), roomState)
+        }
+        if asked, let beforeJoin = configuration.hooks.clients.beforeJoin {
+            let decision: JoinDecision
+            do {
+                decision = try await beforeJoin(JoinRequest(context: context, client: client, roomId: roomId, room: room))
+            } catch {
+                logger.error("beforeJoin hook failed; join denied", metadata: ["dialogue.room": .string(roomId), "dialogue.error": "\(error)"])
+                decision = .deny("Join denied")
+            }
+            if case .deny(let reason) = decision { throw DialogueError(.joinDenied, reason) }
+        }
+        let (joined, created, history) = try state.withLock { state throws(DialogueError) -> (Room?, Room?, [AnyEventMessage]) in
+            guard state.clients[client.id] != nil else { throw DialogueError(.notConnected, "The client is not connected") }
+            var created: Room?
+            if state.rooms[roomId] == nil {
+                guard let prospective else { throw .roomNotFound(roomId) }
+                state.rooms[roomId] = prospective
+                created = Room(id: roomId, state: prospective, server: self)
+            }
+            guard var room = state.rooms[roomId] else { throw .roomNotFound(roomId) }
+            let handle = Room(id: roomId, state: room, server: self)
+            if state.clients[client.id]?.subscriptions[roomId] != nil { return (nil, created, []) }
+            if let maxSize = room.configuration.maxSize, room.members.count >= maxSize {
+                throw DialogueError(.roomFull, "Room '\(roomId)' is at capacity")
+            }
+            room.members.append(client.id)
+            state.rooms[roomId] = room
+            let subscriptions = OrderedSet(room.configuration.defaultSubscriptions)
+            state.clients[client.id]?.subscriptions[roomId] = subscriptions
+            for eventName in subscriptions { client.socket.join(Self.subscriptionRoom(roomId, eventName)) }
+            let history = room.configuration.syncHistoryOnJoin.limit.map { state.history.latest(roomId: roomId, limit: $0) } ?? []
+            return (handle, created, history)
+        }
+        if let created { await announceCreated(created) }
+        client.socket.emit("dialogue:joined", ["roomId": .string(roomId), "roomName": .string((joined ?? room).name)])
+        guard joined != nil else { return }
+        if !history.isEmpty {
+            client.socket.emit("dialogue:history", ["roomId": .string(roomId), "events": .array(history.map(\.socketValue))])
+        }
+        logger.debug("client joined", metadata: ["dialogue.client": .string(client.id), "dialogue.room": .string(roomId)])
+        await runHook("clients.onJoined") { try await configuration.hooks.clients.onJoined?(client, roomId) }
+    }
+
+    func leave(_ client: ConnectedClient, _ roomId: String) async throws(DialogueError) {
+        let emptied = try state.withLock { state throws(DialogueError) -> Bool in
+            guard let subscriptions = state.clients[client.id]?.subscriptions.removeValue(forKey: roomId) else { throw .notInRoom(roomId) }
+            for eventName in subscriptions { client.socket.leave(Self.subscriptionRoom(roomId, eventName)) }
+            state.rooms[roomId]?.members.remove(client.id)
+            guard let room = state.rooms[roomId] else { return false }
+            return room.removesWhenEmpty && room.members.isEmpty
+        }
+        client.socket.emit("dialogue:left", ["roomId": .string(roomId)])
+        await runHook("clients.onLeft") { try await configuration.hooks.clients.onLeft?(client, roomId) }
+        if emptied { await removeRoom(roomId, ifEmpty: true) }
+    }
+
+    func subscribe(_ client: ConnectedClient, _ roomId: String, _ eventName: String) throws(DialogueError) {
+        try state.withLock { state throws(DialogueError) in
+            guard state.clients[client.id]?.subscriptions[roomId] != nil else { throw .notInRoom(roomId) }
+            if eventName != "*", let room = state.rooms[roomId], !room.configuration.events.allows(eventName) {
+                throw .eventNotAllowed(eventName, roomId)
+            }
+            if state.clients[client.id]?.subscriptions[roomId]?.append(eventName).inserted == true {
+                client.socket.join(Self.subscriptionRoom(roomId, eventName))
+            }
+        }
+    }
+
+    func unsubscribe(_ client: ConnectedClient, _ roomId: String, _ eventName: String) throws(DialogueError) {
+        try state.withLock { state throws(DialogueError) in
+            guard state.clients[client.id]?.subscriptions[roomId] != nil else { throw .notInRoom(roomId) }
+            if state.clients[client.id]?.subscriptions[roomId]?.remove(eventName) != nil {
+                client.socket.leave(Self.subscriptionRoom(roomId, eventName))
+            }
+        }
+    }
+
+    // MARK: Creating and deleting rooms
+
+    /// Adds a room after `check` (run under the lock) passed; announces it and runs `rooms.onCreated`.
+    func createRoom(_ id: String, _ room: RoomState, check: (inout State) throws(DialogueError) -> Void = { _ in }) async throws(DialogueError) -> Room {
+        let handle = try state.withLock { state throws(DialogueError) -> Room in
+            guard state.rooms[id] == nil else { throw DialogueError(.roomExists, "Room '\(id)' already exists") }
+            try check(&state)
+            state.rooms[id] = room
+            return Room(id: id, state: room, server: self)
+        }
+        await announceCreated(handle)
+        return handle
+    }
+
+    /// Announces a new room (`dialogue:roomCreated` to everyone, if it is listed) and runs `rooms.onCreated`.
+    func announceCreated(_ room: Room) async {
+        if room.isListed { await namespace.emit("dialogue:roomCreated", room.announcement) }
+        logger.debug("room created", metadata: ["dialogue.room": .string(room.id)])
+        await runHook("rooms.onCreated") { try await configuration.hooks.rooms.onCreated?(room) }
+    }
+
+    /// Deletes a room: participants leave it, its history goes to `onCleanup`, `dialogue:roomDeleted` goes
+    /// to everyone (listed rooms) or to its former participants, and `rooms.onDeleted` runs.
+    @discardableResult
+    func removeRoom(_ id: String, ifEmpty: Bool = false) async -> Bool {
+        let removed = state.withLock { state -> (RoomState, [ConnectedClient], [HistoryManager.Eviction])? in
+            guard let room = state.rooms[id], !ifEmpty || room.members.isEmpty else { return nil }
+            state.rooms[id] = nil
+            var members: [ConnectedClient] = []
+            for clientID in room.members {
+                guard let subscriptions = state.clients[clientID]?.subscriptions.removeValue(forKey: id), let client = state.clients[clientID]?.client else { continue }
+                for eventName in subscriptions { client.socket.leave(Self.subscriptionRoom(id, eventName)) }
+                members.append(client)
+            }
+            if room.origin == .client, let creator = room.createdById {
+                state.roomsCreatedByUser[creator, default: 1] -= 1
+                if state.roomsCreatedByUser[creator] == 0 { state.roomsCreatedByUser[creator] = nil }
+            }
+            return (room, members, state.history.removeRoom(id))
+        }
+        guard let (room, members, evictions) = removed else { return false }
+        await cleanup(evictions)
+        for client in members {
+            await runHook("clients.onLeft") { try await configuration.hooks.clients.onLeft?(client, id) }
+        }
+        if room.configuration.isListed {
+            await namespace.emit("dialogue:roomDeleted", ["roomId": .string(id)])
+        } else {
+            for client in members { client.socket.emit("dialogue:roomDeleted", ["roomId": .string(id)]) }
+        }
+        logger.debug("room deleted", metadata: ["dialogue.room": .string(id)])
+        await runHook("rooms.onDeleted") { try await configuration.hooks.rooms.onDeleted?(id) }
+        return true
+    }
+}
+
+extension DialogueServer.RoomState {
+    var removesWhenEmpty: Bool { origin == .template(removeWhenEmpty: true) }
+}
+
+extension Room {
+    /// `{id, name, description?, maxSize?, createdById?}`: the `dialogue:roomCreated` payload.
+    var announcement: SocketValue {
+        var members: OrderedDictionary<SocketKey, SocketValue> = ["id": .string(id), "name": .string(name)]
+        if let description { members["description"] = .string(description) }
+        if let maxSize { members["maxSize"] = .int(Int64(maxSize)) }
+        if let createdById { members["createdById"] = .string(createdById) }
+        return .object(members)
+    }
+}

@@ -1,0 +1,159 @@
+import Foundation
+import SocketIO
+
+/// Triggering events, server-side handlers and history.
+extension DialogueServer {
+    /// Triggers an event in a room from the server: validates `data` against the room's definition of the
+    /// event (or `event`'s own), runs `events.beforeEach`, delivers `dialogue:event` to the participants
+    /// subscribed to it (or to `*`), stores it if its history is enabled, then runs `events.onTriggered`,
+    /// the handlers registered with ``on(_:_:_:)`` and `events.afterEach`. A room matching a template is
+    /// created first if needed.
+    ///
+    /// ```swift
+    /// try await dialogue.trigger("general", Message, ChatMessage(text: "Hello", senderId: "bot"), from: "bot")
+    /// ```
+    /// - Parameters:
+    ///   - from: the sender's user id; defaults to `"system"`.
+    ///   - meta: free-form metadata (an object) carried with the message, not validated.
+    /// - Returns: the message as delivered.
+    /// - Throws: ``DialogueError`` `ROOM_NOT_FOUND`, `EVENT_NOT_ALLOWED`, `VALIDATION_FAILED` (naming the
+    ///   field), `EVENT_BLOCKED`, `INVALID_REQUEST` (meta not an object).
+    @discardableResult
+    public func trigger<Payload>(
+        _ roomId: String, _ event: EventDefinition<Payload>, _ data: Payload, from: String? = nil, meta: SocketValue? = nil
+    ) async throws(DialogueError) -> AnyEventMessage {
+        let value: SocketValue
+        do {
+            value = try PayloadCoding.encode(data)
+        } catch {
+            throw .validationFailed(event.name, error)
+        }
+        return try await dispatch(roomId, event.name, value, from: from ?? "system", meta: meta, sender: nil, definition: event)
+    }
+
+    /// Triggers an event by name with raw JSON data (wildcard and dynamic rooms); see the typed overload.
+    @discardableResult
+    public func trigger(_ roomId: String, event eventName: String, data: SocketValue, from: String? = nil, meta: SocketValue? = nil) async throws(DialogueError) -> AnyEventMessage {
+        try await dispatch(roomId, eventName, data, from: from ?? "system", meta: meta, sender: nil, definition: nil)
+    }
+
+    /// Runs `handler` for every `event` delivered in `roomId`, for side effects (persistence, push
+    /// notifications). `roomId` may be a pattern such as `doc:*`. A handler that throws is logged.
+    ///
+    /// ```swift
+    /// let unsubscribe = dialogue.on("chat", Message) { message in
+    ///     try await database.save(message.data.text, from: message.from)
+    /// }
+    /// unsubscribe()
+    /// ```
+    /// - Returns: call it to stop.
+    @discardableResult
+    public func on<Payload>(_ roomId: String, _ event: EventDefinition<Payload>, _ handler: @escaping @Sendable (EventMessage<Payload>) async throws -> Void) -> Unsubscribe {
+        addHandler(roomId, event.name) { message in try await handler(message.decoded(as: Payload.self)) }
+    }
+
+    /// Runs `handler` for every event named `eventName` (`*` for all) delivered in `roomId` (or a pattern).
+    @discardableResult
+    public func on(_ roomId: String, event eventName: String, _ handler: @escaping @Sendable (AnyEventMessage) async throws -> Void) -> Unsubscribe {
+        addHandler(roomId, eventName, handler)
+    }
+
+    private func addHandler(_ roomPattern: String, _ eventName: String, _ handler: @escaping @Sendable (AnyEventMessage) async throws -> Void) -> Unsubscribe {
+        let id = state.withLock { state in
+            state.nextHandlerID += 1
+            state.handlers.append(HandlerRegistration(id: state.nextHandlerID, roomPattern: roomPattern, eventName: eventName, handler: handler))
+            return state.nextHandlerID
+        }
+        return Unsubscribe { [weak self] in self?.state.withLock { $0.handlers.removeAll { $0.id == id } } }
+    }
+
+    /// The trigger pipeline, for the server (`sender == nil`) and for clients (membership required).
+    func dispatch(
+        _ roomId: String, _ eventName: String, _ data: SocketValue, from: String, meta: SocketValue?, sender: ConnectedClient?,
+        definition fallback: (any EventDescribing)?
+    ) async throws(DialogueError) -> AnyEventMessage {
+        if let meta, meta.objectValue == nil { throw DialogueError(.invalidRequest, "meta must be an object") }
+        let (room, created) = try state.withLock { state throws(DialogueError) -> (RoomState, Room?) in
+            if let room = state.rooms[roomId] {
+                if let sender, !room.members.contains(sender.id) { throw .notInRoom(roomId) }
+                return (room, nil)
+            }
+            guard sender == nil, let template = configuration.roomTemplates.first(where: { $0.matches(roomId) }) else {
+                throw sender == nil ? .roomNotFound(roomId) : .notInRoom(roomId)
+            }
+            let room = RoomState(configuration: template.configuration(for: roomId), origin: .template(removeWhenEmpty: template.removeWhenEmpty))
+            state.rooms[roomId] = room
+            return (room, Room(id: roomId, state: room, server: self))
+        }
+        if let created { await announceCreated(created) }
+        let events = room.configuration.events
+        guard events.allows(eventName) else { throw .eventNotAllowed(eventName, roomId) }
+        let definition = events.first { $0.name == eventName } ?? fallback ?? events.definition(named: eventName)
+        let validated: SocketValue
+        do {
+            validated = try definition?.validatedData(data) ?? data
+        } catch {
+            throw .validationFailed(eventName, error)
+        }
+        var message = AnyEventMessage(event: eventName, roomId: roomId, data: validated, from: from, timestamp: Self.now(), meta: meta)
+        if let beforeEach = configuration.hooks.events.beforeEach {
+            let decision: BeforeEachDecision
+            do {
+                decision = try await beforeEach(BeforeEachRequest(context: context, roomId: roomId, message: message))
+            } catch {
+                logger.error("beforeEach hook failed; event blocked", metadata: ["dialogue.room": .string(roomId), "dialogue.error": "\(error)"])
+                decision = .block("Event blocked")
+            }
+            switch decision {
+            case .proceed: break
+            case .replace(let replacement): message = replacement
+            case .block(let reason): throw DialogueError(.eventBlocked, reason)
+            }
+            message.roomId = roomId
+        }
+        let recipients = await namespace.to(Self.subscriptionRoom(roomId, message.event)).to(Self.subscriptionRoom(roomId, "*"))
+            .emit("dialogue:event", [message.socketValue])
+        if let history = definition?.history, history.enabled {
+            let evictions = state.withLock { $0.history.append(message, limit: history.limit) }
+            await cleanup(evictions)
+        }
+        let hooks = configuration.hooks.events
+        await runHook("events.onTriggered") { try await hooks.onTriggered?(roomId, message) }
+        let handlers = state.withLock { state in
+            state.handlers.filter { ($0.eventName == message.event || $0.eventName == "*") && ($0.roomPattern == roomId || Glob.matches($0.roomPattern, roomId)) }
+        }
+        for registration in handlers {
+            await runHook("on(\(registration.roomPattern), \(registration.eventName))") { try await registration.handler(message) }
+        }
+        await runHook("events.afterEach") {
+            try await hooks.afterEach?(AfterEachEvent(context: context, roomId: roomId, message: message, recipientCount: recipients))
+        }
+        return message
+    }
+
+    /// Events `[start, end)` of one name, newest first, from memory and then `events.onLoad`.
+    func history(roomId: String, eventName: String, start: Int, end: Int) async -> [AnyEventMessage] {
+        let start = max(0, start)
+        guard end > start else { return [] }
+        let (inMemory, count) = state.withLock { state in
+            (state.history.events(roomId: roomId, eventName: eventName, start: start, end: end), state.history.count(roomId: roomId, eventName: eventName))
+        }
+        let missingStart = max(start, count)
+        guard inMemory.count < end - start, missingStart < end, let onLoad = configuration.hooks.events.onLoad else { return inMemory }
+        do {
+            let loaded = try await onLoad(roomId, eventName, missingStart - count, end - count)
+            return inMemory + loaded.prefix(end - missingStart)
+        } catch {
+            logger.error("onLoad hook failed", metadata: ["dialogue.room": .string(roomId), "dialogue.error": "\(error)"])
+            return inMemory
+        }
+    }
+
+    /// The room's in-memory events of every name, newest first, `[start, end)`.
+    func recentHistory(roomId: String, start: Int, end: Int) -> [AnyEventMessage] {
+        let all = state.withLock { $0.history.latest(roomId: roomId, limit: end) }
+        return start < all.count ? Array(all[start...]) : []
+    }
+
+    static func now() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+}

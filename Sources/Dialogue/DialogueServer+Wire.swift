@@ -1,0 +1,179 @@
+import OrderedCollections
+import SocketIO
+import SocketIOServer
+
+/// The `dialogue:*` events clients send (the wire contract of PROTOCOL.md). Every failure is answered with
+/// `dialogue:error {code, message}`; a request sent with an acknowledgement is also answered through it:
+/// `{ok: true, …}` or `{ok: false, error: {code, message}}`.
+extension DialogueServer {
+    func installWireHandlers(on socket: ServerSocket, client: ConnectedClient) {
+        handle(socket, "dialogue:join") { [unowned self] request throws(DialogueError) in
+            try await join(client, request.string("roomId"), asked: true)
+            return nil
+        }
+        handle(socket, "dialogue:leave") { [unowned self] request throws(DialogueError) in
+            try await leave(client, request.string("roomId"))
+            return nil
+        }
+        handle(socket, "dialogue:subscribe") { [unowned self] request throws(DialogueError) in
+            try subscribe(client, request.string("roomId"), request.string("eventName"))
+            return nil
+        }
+        handle(socket, "dialogue:subscribeAll") { [unowned self] request throws(DialogueError) in
+            try subscribe(client, request.string("roomId"), "*")
+            return nil
+        }
+        handle(socket, "dialogue:unsubscribe") { [unowned self] request throws(DialogueError) in
+            try unsubscribe(client, request.string("roomId"), request.string("eventName"))
+            return nil
+        }
+        handle(socket, "dialogue:trigger") { [unowned self] request throws(DialogueError) in
+            let message = try await dispatch(
+                request.string("roomId"), request.string("event"), request.value["data"] ?? .null,
+                from: client.userId, meta: request.value["meta"].flatMap { $0 == .null ? nil : $0 }, sender: client, definition: nil
+            )
+            return ["timestamp": .int(message.timestamp)]
+        }
+        handle(socket, "dialogue:getHistory") { [unowned self] request throws(DialogueError) in
+            try await historyRequest(request, client: client)
+        }
+        handle(socket, "dialogue:listRooms", payloadRequired: false) { [unowned self] _ throws(DialogueError) in
+            let listed = rooms().filter(\.isListed).map { room in
+                var entry = room.announcement.objectValue ?? [:]
+                entry.updateValue(.int(Int64(room.size())), forKey: "size", insertingAt: 2)
+                return SocketValue.object(entry)
+            }
+            client.socket.emit("dialogue:rooms", .array(listed))
+            return ["rooms": .array(listed)]
+        }
+        handle(socket, "dialogue:createRoom") { [unowned self] request throws(DialogueError) in
+            try await clientCreatesRoom(request, client: client)
+        }
+        handle(socket, "dialogue:deleteRoom") { [unowned self] request throws(DialogueError) in
+            let roomId = try request.string("roomId")
+            try state.withLock { state throws(DialogueError) in
+                guard let room = state.rooms[roomId] else { throw .roomNotFound(roomId) }
+                guard room.origin == .client else { throw DialogueError(.permissionDenied, "Only rooms created by clients can be deleted by clients") }
+                guard room.createdById == client.userId else { throw DialogueError(.permissionDenied, "Only the room creator can delete this room") }
+            }
+            await removeRoom(roomId)
+            return nil
+        }
+    }
+
+    private func handle(
+        _ socket: ServerSocket, _ event: String, payloadRequired: Bool = true,
+        _ body: @escaping @Sendable (WireRequest) async throws(DialogueError) -> OrderedDictionary<SocketKey, SocketValue>?
+    ) {
+        socket.on(event) { socket, arguments, ack in
+            let payload = arguments.first ?? .null
+            let result: Result<OrderedDictionary<SocketKey, SocketValue>?, DialogueError>
+            if payloadRequired, payload.objectValue == nil {
+                result = .failure(DialogueError(.invalidRequest, "\(event) expects an object payload"))
+            } else {
+                do throws(DialogueError) {
+                    result = .success(try await body(WireRequest(value: payload)))
+                } catch {
+                    result = .failure(error)
+                }
+            }
+            switch result {
+            case .success(let extra):
+                var answer: OrderedDictionary<SocketKey, SocketValue> = ["ok": true]
+                answer.merge(extra ?? [:]) { _, new in new }
+                ack?(.object(answer))
+            case .failure(let error):
+                let roomId = payload["roomId"]?.stringValue ?? payload["id"]?.stringValue
+                socket.emit("dialogue:error", error.payload(roomId: roomId))
+                ack?(["ok": false, "error": error.payload(roomId: roomId)])
+            }
+        }
+    }
+
+    private func historyRequest(_ request: WireRequest, client: ConnectedClient) async throws(DialogueError) -> OrderedDictionary<SocketKey, SocketValue>? {
+        let now = ContinuousClock.now
+        guard state.withLock({ $0.historyRequests.attempt(client.id, at: now) }) else {
+            throw DialogueError(.rateLimited, "Too many history requests. Please wait before trying again.")
+        }
+        let roomId = try request.string("roomId")
+        let eventName = try request.optionalString("eventName")
+        let start = try request.optionalInt("start") ?? 0
+        let requestedEnd = try request.optionalInt("end") ?? 50
+        guard requestedEnd >= start else { throw DialogueError(.invalidRequest, "end must not be less than start") }
+        let end = min(requestedEnd, start + configuration.maxHistoryPage)
+        try state.withLock { state throws(DialogueError) in
+            guard state.rooms[roomId] != nil else { throw .roomNotFound(roomId) }
+            guard state.clients[client.id]?.subscriptions[roomId] != nil else { throw .notInRoom(roomId) }
+        }
+        let events: [AnyEventMessage]
+        if let eventName {
+            events = await history(roomId: roomId, eventName: eventName, start: start, end: end)
+        } else {
+            events = recentHistory(roomId: roomId, start: start, end: end)
+        }
+        let response: OrderedDictionary<SocketKey, SocketValue> = [
+            "roomId": .string(roomId), "eventName": eventName.map(SocketValue.string) ?? .null,
+            "events": .array(events.map(\.socketValue)), "start": .int(Int64(start)), "end": .int(Int64(end)),
+        ]
+        client.socket.emit("dialogue:historyResponse", .object(response))
+        return response
+    }
+
+    private func clientCreatesRoom(_ request: WireRequest, client: ConnectedClient) async throws(DialogueError) -> OrderedDictionary<SocketKey, SocketValue>? {
+        let id = try request.string("id", maxLength: 128)
+        guard !id.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw DialogueError(.invalidRequest, "id must not contain control characters", field: "id")
+        }
+        var room = configuration.clientRooms.template
+        room.name = try request.string("name", maxLength: 256)
+        room.description = try request.optionalString("description", maxLength: 1024)
+        if let maxSize = try request.optionalInt("maxSize") {
+            guard maxSize > 0 else { throw DialogueError(.invalidRequest, "maxSize must be positive", field: "maxSize") }
+            room.maxSize = maxSize
+        }
+        let policy = configuration.clientRooms
+        let templates = configuration.roomTemplates
+        let created = try await createRoom(id, RoomState(configuration: room, createdById: client.userId, origin: .client)) { state throws(DialogueError) in
+            guard policy.limitPerUser > 0 else { throw DialogueError(.permissionDenied, "Clients cannot create rooms on this server") }
+            guard !templates.contains(where: { $0.matches(id) }) else { throw DialogueError(.permissionDenied, "Room id '\(id)' is reserved") }
+            let count = state.roomsCreatedByUser[client.userId] ?? 0
+            guard count < policy.limitPerUser else {
+                throw DialogueError(.permissionDenied, "A user may have at most \(policy.limitPerUser) rooms; delete one first")
+            }
+            state.roomsCreatedByUser[client.userId] = count + 1
+        }
+        logger.info("room created by a client", metadata: ["dialogue.room": .string(id), "dialogue.user": .string(client.userId)])
+        return ["room": created.announcement]
+    }
+}
+
+/// A `dialogue:*` request payload, with typed accessors that fail with `INVALID_REQUEST` naming the field.
+struct WireRequest: Sendable {
+    let value: SocketValue
+
+    func string(_ name: String, maxLength: Int = 1024) throws(DialogueError) -> String {
+        guard let string = try optionalString(name, maxLength: maxLength), !string.isEmpty else {
+            throw DialogueError(.invalidRequest, "\(name) is required (a non-empty string)", field: name)
+        }
+        return string
+    }
+
+    func optionalString(_ name: String, maxLength: Int = 1024) throws(DialogueError) -> String? {
+        switch value[name] {
+        case nil, .null?: return nil
+        case .string(let string)?:
+            guard string.count <= maxLength else { throw DialogueError(.invalidRequest, "\(name) must be at most \(maxLength) characters", field: name) }
+            return string
+        default: throw DialogueError(.invalidRequest, "\(name) must be a string", field: name)
+        }
+    }
+
+    func optionalInt(_ name: String) throws(DialogueError) -> Int? {
+        switch value[name] {
+        case nil, .null?: return nil
+        case .int(let integer)? where integer >= 0 && integer <= Int64(Int32.max): return Int(integer)
+        case .double(let double)? where double >= 0 && double <= Double(Int32.max) && double.rounded() == double: return Int(double)
+        default: throw DialogueError(.invalidRequest, "\(name) must be a non-negative integer", field: name)
+        }
+    }
+}
