@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "Dialogue", targets: ["Dialogue"]),
         .executable(name: "socketio-fixture", targets: ["SocketIOFixture"]),
         .executable(name: "dialogue", targets: ["DialogueCLI"]),
+        .executable(name: "dialogue-examples", targets: ["DialogueExamples"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -92,7 +93,7 @@ let package = Package(
         .executableTarget(
             name: "DialogueCLI",
             dependencies: [
-                "SocketIOServer", "EngineIOServer",
+                "Dialogue", "EngineIOServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
@@ -100,12 +101,21 @@ let package = Package(
         ),
         // Helpers for the test targets: running the Python interop clients.
         .target(name: "InteropTesting", dependencies: ["EngineIO"], path: "Tests/InteropTesting"),
+        // The seeds' examples in Swift: compiled with the package so the documentation stays true.
+        .executableTarget(
+            name: "DialogueExamples",
+            dependencies: [
+                "Dialogue", "EngineIOServer",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(name: "EngineIOTests", dependencies: ["EngineIO"]),
         .testTarget(
             name: "DialogueTests",
             dependencies: [
                 "Dialogue", "SocketIOClient", "SocketIOServer", "EngineIOServer", "InteropTesting",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),

@@ -13,7 +13,8 @@ public final class ConnectedClient: Sendable {
     public let auth: AuthData?
     /// The Socket.IO socket.
     public let socket: ServerSocket
-    let server: DialogueServer
+    /// The server this client is connected to.
+    public let server: DialogueServer
 
     init(socket: ServerSocket, userId: String, meta: SocketValue, auth: AuthData?, server: DialogueServer) {
         self.id = socket.id

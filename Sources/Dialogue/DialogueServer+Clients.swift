@@ -241,9 +241,15 @@ extension DialogueServer.RoomState {
 
 extension Room {
     /// `{id, name, description?, maxSize?, createdById?}`: the `dialogue:roomCreated` payload.
-    var announcement: SocketValue {
+    var announcement: SocketValue { summary(size: nil) }
+
+    /// `{id, name, description?, size, maxSize?, createdById?}`: an entry of `dialogue:rooms`.
+    var listing: SocketValue { summary(size: size()) }
+
+    private func summary(size: Int?) -> SocketValue {
         var members: OrderedDictionary<SocketKey, SocketValue> = ["id": .string(id), "name": .string(name)]
         if let description { members["description"] = .string(description) }
+        if let size { members["size"] = .int(Int64(size)) }
         if let maxSize { members["maxSize"] = .int(Int64(maxSize)) }
         if let createdById { members["createdById"] = .string(createdById) }
         return .object(members)

@@ -38,11 +38,7 @@ extension DialogueServer {
             try await historyRequest(request, client: client)
         }
         handle(socket, "dialogue:listRooms", payloadRequired: false) { [unowned self] _ throws(DialogueError) in
-            let listed = rooms().filter(\.isListed).map { room in
-                var entry = room.announcement.objectValue ?? [:]
-                entry.updateValue(.int(Int64(room.size())), forKey: "size", insertingAt: 2)
-                return SocketValue.object(entry)
-            }
+            let listed = rooms().filter(\.isListed).map(\.listing)
             client.socket.emit("dialogue:rooms", .array(listed))
             return ["rooms": .array(listed)]
         }

@@ -15,7 +15,8 @@ public struct Room: Sendable {
     public let isListed: Bool
     /// The user who created the room (clients' rooms, or when the server said so).
     public let createdById: String?
-    let server: DialogueServer
+    /// The server the room belongs to.
+    public let server: DialogueServer
 
     init(id: String, state: DialogueServer.RoomState, server: DialogueServer) {
         self.id = id
@@ -114,6 +115,7 @@ public struct ClientRooms: Sendable {
 
 /// What hooks can see: every client and room, and the server itself.
 public struct DialogueContext: Sendable {
+    /// The server (trigger events, create rooms, find clients).
     public let server: DialogueServer
 
     /// Connected clients by client id.

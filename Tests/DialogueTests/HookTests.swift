@@ -1,4 +1,5 @@
 import Dialogue
+import Logging
 import SocketIO
 import SocketIOClient
 import Testing
@@ -162,6 +163,54 @@ struct HookTests {
                 mallory.send("dialogue:join", ["roomId": "general"])
                 #expect(try await mallory.nextError() == ("JOIN_DENIED", "Join denied", nil), "a failing beforeJoin denies")
             }
+        }
+    }
+}
+
+@Suite("Dialogue logging and introspection")
+struct LoggingAndIntrospectionTests {
+    /// Keeps every message logged.
+    struct CapturingHandler: LogHandler {
+        let messages: Recorder<String>
+        var logLevel: Logger.Level = .trace
+        var metadata: Logger.Metadata = [:]
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            messages.append("\(event.level) \(event.message)")
+        }
+    }
+
+    @Test func warnsAtStartWhenIdentitiesAreClientAsserted() async throws {
+        for withHook in [false, true] {
+            let messages = Recorder<String>()
+            var configuration = testConfiguration()
+            if withHook { configuration.hooks.socket.authenticate = { _ in .reject("no") } }
+            let server = DialogueServer(configuration: configuration, logger: Logger(label: "capture") { _ in CapturingHandler(messages: messages) })
+            try await server.start()
+            try await server.stop()
+            let warned = messages.all.contains { $0.hasPrefix("warning No socket.authenticate hook: user ids are whatever clients claim") }
+            #expect(warned == !withHook)
+        }
+    }
+
+    @Test func contextAndEventSchemas() async throws {
+        let seen = Recorder<String>()
+        var configuration = testConfiguration(rooms: [("general", chatRoom)])
+        configuration.hooks.clients.beforeJoin = { request in
+            seen.append("rooms \(request.context.rooms.keys.sorted()) clients \(request.context.clients.count) io \(request.context.io.configuration.engine.path)")
+            return .allow
+        }
+        try await withDialogue(configuration) { server, url in
+            let schemas = try #require(server.room("general")?.eventSchemas)
+            #expect(schemas["message"]?["required"] == ["text", "senderId"])
+            #expect(schemas["typing"]?["properties"]?["isTyping"] == ["type": "boolean"])
+            try await TestClient.with(url, auth: ["userId": "alice"]) { alice in
+                try await alice.join("general")
+            }
+            #expect(seen.all == ["rooms [\"general\"] clients 1 io /socket.io"])
         }
     }
 }
