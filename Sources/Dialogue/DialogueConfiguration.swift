@@ -33,6 +33,9 @@ public struct DialogueConfiguration: Sendable {
     public var maxHistoryRooms: Int
     /// Whether and how much clients may create rooms with `dialogue:createRoom`.
     public var clientRooms: ClientRoomPolicy
+    /// The most rooms one connection may join by asking (`dialogue:join`); joins made by the server are not
+    /// counted against it. Bounds what a client can make the server hold through room templates. Defaults to 100.
+    public var maxRoomsPerClient: Int
 
     public init(
         host: String = "127.0.0.1",
@@ -45,8 +48,10 @@ public struct DialogueConfiguration: Sendable {
         historyRequestLimit: (maxRequests: Int, window: Duration) = (20, .seconds(60)),
         maxHistoryPage: Int = 100,
         maxHistoryRooms: Int = 1000,
-        clientRooms: ClientRoomPolicy = ClientRoomPolicy()
+        clientRooms: ClientRoomPolicy = ClientRoomPolicy(),
+        maxRoomsPerClient: Int = 100
     ) {
+        precondition(maxRoomsPerClient > 0, "maxRoomsPerClient must be positive")
         precondition(historyRequestLimit.maxRequests > 0 && historyRequestLimit.window > .zero, "history request limit must be positive")
         precondition(maxHistoryPage > 0 && maxHistoryRooms > 0, "history limits must be positive")
         self.host = host
@@ -61,6 +66,7 @@ public struct DialogueConfiguration: Sendable {
         self.maxHistoryPage = maxHistoryPage
         self.maxHistoryRooms = maxHistoryRooms
         self.clientRooms = clientRooms
+        self.maxRoomsPerClient = maxRoomsPerClient
     }
 
     /// Cross-origin rules for long-polling. Defaults to reflecting the request's origin with credentials,

@@ -26,12 +26,12 @@ extension DialogueServer {
             logger.info("authentication rejected", metadata: ["dialogue.reason": .string(reason)])
             throw SocketConnectError(reason)
         case .accept(let auth):
-            state.withLock { $0.pendingAuth[socket.id] = auth }
+            socket.data = auth
         }
     }
 
     func connected(_ socket: ServerSocket) async {
-        let auth = state.withLock { $0.pendingAuth.removeValue(forKey: socket.id) }
+        let auth = socket.data as? AuthData
         let handshake = socket.handshake.auth
         let claimed = handshake["userId"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? handshake["token"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
         let userId = auth?.jwt.sub ?? claimed ?? socket.id
@@ -114,7 +114,10 @@ extension DialogueServer {
             if case .deny(let reason) = decision { throw DialogueError(.joinDenied, reason) }
         }
         let (joined, created, history) = try state.withLock { state throws(DialogueError) -> (Room?, Room?, [AnyEventMessage]) in
-            guard state.clients[client.id] != nil else { throw DialogueError(.notConnected, "The client is not connected") }
+            guard let joinedRooms = state.clients[client.id]?.subscriptions.count else { throw DialogueError(.notConnected, "The client is not connected") }
+            if asked, joinedRooms >= configuration.maxRoomsPerClient {
+                throw DialogueError(.permissionDenied, "A connection may be in at most \(configuration.maxRoomsPerClient) rooms; leave one first")
+            }
             var created: Room?
             if state.rooms[roomId] == nil {
                 guard let prospective else { throw .roomNotFound(roomId) }

@@ -72,7 +72,8 @@ extension DialogueServer {
         _ roomId: String, _ eventName: String, _ data: SocketValue, from: String, meta: SocketValue?, sender: ConnectedClient?,
         definition fallback: (any EventDescribing)?
     ) async throws(DialogueError) -> AnyEventMessage {
-        if let meta, meta.objectValue == nil { throw DialogueError(.invalidRequest, "meta must be an object") }
+        if let meta, meta.objectValue == nil { throw DialogueError(.invalidRequest, "meta must be an object", field: "meta") }
+        guard eventName != "*" else { throw DialogueError(.invalidRequest, "'*' names every event; it cannot be triggered", field: "event") }
         let (room, created) = try state.withLock { state throws(DialogueError) -> (RoomState, Room?) in
             if let room = state.rooms[roomId] {
                 if let sender, !room.members.contains(sender.id) { throw .notInRoom(roomId) }

@@ -43,7 +43,6 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
         var clients: [String: ClientState] = [:]
         var clientIDsByUser: [String: OrderedSet<String>] = [:]
         var roomsCreatedByUser: [String: Int] = [:]
-        var pendingAuth: [String: AuthData] = [:]
         var history: HistoryManager
         var historyRequests: SlidingWindow<String>
         var handlers: [HandlerRegistration] = []

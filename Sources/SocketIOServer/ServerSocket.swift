@@ -51,6 +51,7 @@ public final class ServerSocket: Sendable {
         var handlers: [String: SocketEventHandler] = [:]
         var anyHandlers: [SocketEventHandler] = []
         var disconnectHandlers: [@Sendable (SocketDisconnectReason) async -> Void] = []
+        var data: (any Sendable)?
         var pendingEvents = 0
         var disconnected: SocketDisconnectReason?
     }
@@ -87,6 +88,13 @@ public final class ServerSocket: Sendable {
     /// Register it in the namespace's connection handler.
     public func onDisconnect(_ handler: @escaping @Sendable (SocketDisconnectReason) async -> Void) {
         state.withLock { $0.disconnectHandlers.append(handler) }
+    }
+
+    /// Application data kept with the socket for its lifetime (socket.io's `socket.data`): a middleware can
+    /// leave what it learned for the connection handler.
+    public var data: (any Sendable)? {
+        get { state.withLock { $0.data } }
+        set { state.withLock { $0.data = newValue } }
     }
 
     /// Whether the socket is still connected.

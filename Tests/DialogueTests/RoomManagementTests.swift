@@ -135,6 +135,25 @@ struct RoomManagementTests {
         }
     }
 
+    @Test func aConnectionJoinsABoundedNumberOfRooms() async throws {
+        var configuration = testConfiguration()
+        configuration.roomTemplates = [RoomTemplate("doc:*", room: RoomConfiguration(name: "Document", defaultSubscriptions: ["*"]))]
+        configuration.maxRoomsPerClient = 2
+        try await withDialogue(configuration) { server, url in
+            try await TestClient.with(url, auth: ["userId": "alice"]) { alice in
+                try await alice.join("doc:1")
+                try await alice.join("doc:2")
+                let refused = try await alice.request("dialogue:join", ["roomId": "doc:3"])
+                #expect(refused["error"]?["message"] == "A connection may be in at most 2 rooms; leave one first")
+                #expect(server.room("doc:3") == nil, "a refused join creates nothing")
+                try await #require(server.getClients("alice").first).join("doc:3")
+                #expect(server.getClients("alice").first?.rooms() == ["doc:1", "doc:2", "doc:3"], "the server's own joins are not limited")
+                let star = try await alice.request("dialogue:trigger", ["roomId": "doc:1", "event": "*", "data": nil])
+                #expect(star["error"]?["code"] == "INVALID_REQUEST")
+            }
+        }
+    }
+
     @Test func mountsOnAnExistingHummingbirdApplication() async throws {
         let dialogue = DialogueServer(configuration: testConfiguration(rooms: [("general", chatRoom)]), logger: testLogger)
         let port = AsyncValueBox()
