@@ -99,8 +99,8 @@ let package = Package(
             ],
             resources: [.copy("Public")]
         ),
-        // Helpers for the test targets: running the Python interop clients.
-        .target(name: "InteropTesting", dependencies: ["EngineIO"], path: "Tests/InteropTesting"),
+        // Helpers every test target needs: waiting for effects, running the Python interop clients.
+        .target(name: "TestSupport", dependencies: ["EngineIO"], path: "Tests/TestSupport"),
         // The seeds' examples in Swift: compiled with the package so the documentation stays true.
         .executableTarget(
             name: "DialogueExamples",
@@ -113,7 +113,7 @@ let package = Package(
         .testTarget(
             name: "DialogueTests",
             dependencies: [
-                "Dialogue", "SocketIOClient", "SocketIOServer", "EngineIOServer", "InteropTesting",
+                "Dialogue", "SocketIOClient", "SocketIOServer", "EngineIOServer", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -123,7 +123,7 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "SocketIOServer", "EngineIOServer", "SocketIOClient", "InteropTesting",
+                "SocketIOServer", "EngineIOServer", "SocketIOClient", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

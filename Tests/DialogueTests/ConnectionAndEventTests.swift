@@ -1,6 +1,7 @@
 import Dialogue
 import SocketIO
 import SocketIOClient
+import TestSupport
 import Testing
 
 @Suite("Dialogue: identity, rooms and events over real sockets")

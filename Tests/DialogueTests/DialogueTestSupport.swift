@@ -5,6 +5,7 @@ import Logging
 import SocketIO
 import SocketIOClient
 import Synchronization
+import TestSupport
 import Testing
 
 /// Logger for tests: quiet unless `TEST_LOG_LEVEL` is set.
@@ -13,11 +14,6 @@ let testLogger: Logger = {
     logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
     return logger
 }()
-
-struct TestTimeout: Error, CustomStringConvertible {
-    let what: String
-    var description: String { "timed out waiting for \(what)" }
-}
 
 /// A configuration for tests: a free port, and a slow heartbeat so that a busy machine running tests in
 /// parallel does not close sessions by ping timeout.
@@ -124,22 +120,6 @@ final class TestClient: Sendable {
     }
 }
 
-/// Collects values from hooks and handlers; tests wait until enough arrived.
-final class Recorder<Value: Sendable>: Sendable {
-    private let values = Mutex<[Value]>([])
-
-    init() {}
-
-    func append(_ value: Value) { values.withLock { $0.append(value) } }
-
-    var all: [Value] { values.withLock { $0 } }
-
-    /// Waits until `predicate` holds for the values recorded.
-    func wait(timeout: Duration = .seconds(5), until predicate: ([Value]) -> Bool) async throws {
-        try await eventually("recorded values, got \(all)", timeout: timeout) { predicate(all) }
-    }
-}
-
 /// Payload types of the seeds' chat example.
 struct ChatMessage: EventPayload, Equatable {
     var text: String
@@ -166,11 +146,3 @@ var chatRoom: RoomConfiguration {
     RoomConfiguration(name: "General Chat", events: [Message, TypingEvent], defaultSubscriptions: ["message"], syncHistoryOnJoin: true)
 }
 
-/// Waits until `condition` holds (for effects of a client's disconnection, which the server sees later).
-func eventually(_ what: String, timeout: Duration = .seconds(5), _ condition: () -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while !condition() {
-        guard ContinuousClock.now < deadline else { throw TestTimeout(what: what) }
-        try await Task.sleep(for: .milliseconds(5))
-    }
-}

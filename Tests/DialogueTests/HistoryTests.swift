@@ -1,6 +1,7 @@
 import Dialogue
 import SocketIO
 import Synchronization
+import TestSupport
 import Testing
 
 /// A stand-in database for the onCleanup/onLoad hooks: rows appended oldest first per room and event.

@@ -2,6 +2,7 @@ import Dialogue
 import Logging
 import SocketIO
 import SocketIOClient
+import TestSupport
 import Testing
 
 @Suite("Dialogue hooks")

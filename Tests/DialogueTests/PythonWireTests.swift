@@ -1,5 +1,5 @@
 import Dialogue
-import InteropTesting
+import TestSupport
 import Testing
 
 /// python-socketio's AsyncClient speaking the raw `dialogue:*` events, as a browser frontend of the

@@ -3,6 +3,7 @@ import EngineIOServer
 import Hummingbird
 import ServiceLifecycle
 import SocketIO
+import TestSupport
 import Testing
 
 @Suite("Dialogue: creating, listing, updating and deleting rooms")
@@ -156,7 +157,7 @@ struct RoomManagementTests {
 
     @Test func mountsOnAnExistingHummingbirdApplication() async throws {
         let dialogue = DialogueServer(configuration: testConfiguration(rooms: [("general", chatRoom)]), logger: testLogger)
-        let port = AsyncValueBox()
+        let port = AsyncValue<Int>()
         let app = EngineApplication.make(endpoints: [dialogue], port: 0, logger: testLogger) { router in
             router.get("/health") { _, _ in "ok" }
         } onServerRunning: { port.set($0) }
@@ -187,15 +188,5 @@ struct RoomManagementTests {
             #expect(disconnected.all == ["alice"], "stop returns after the disconnect hooks ran")
             try await eventually("the client saw the server go") { alice.socket.disconnectReason != nil }
         }
-    }
-}
-
-/// A value set once by a callback and awaited by the test.
-final class AsyncValueBox: Sendable {
-    private let recorder = Recorder<Int>()
-    func set(_ value: Int) { recorder.append(value) }
-    func value() async throws -> Int {
-        try await recorder.wait { !$0.isEmpty }
-        return recorder.all[0]
     }
 }

@@ -11,6 +11,7 @@ import ServiceLifecycle
 import SocketIO
 import SocketIOServer
 import Synchronization
+import TestSupport
 import Testing
 
 /// Logger for tests: quiet unless `TEST_LOG_LEVEL` is set.
@@ -72,43 +73,6 @@ func withSocketServer<Result: Sendable>(
     let server = SocketServer(configuration: configuration, logger: testLogger)
     setUp(server)
     return try await withServer([server]) { running in try await body(running, server) }
-}
-
-/// A value set once by one task and awaited by others.
-final class AsyncValue<Value: Sendable>: Sendable {
-    private let value = Mutex<Value?>(nil)
-    private let signal = OneShotSignal()
-
-    init() {}
-
-    func set(_ newValue: Value) {
-        value.withLock { $0 = newValue }
-        signal.fire()
-    }
-
-    func value(timeout: Duration = .seconds(5)) async throws -> Value {
-        guard await signal.wait(timeout: timeout), let current = value.withLock({ $0 }) else { throw TestTimeout() }
-        return current
-    }
-}
-
-struct TestTimeout: Error {}
-
-/// Collects values from concurrent tasks.
-final class Recorder<Value: Sendable>: Sendable {
-    private let values = Mutex<[Value]>([])
-    init() {}
-    func append(_ value: Value) { values.withLock { $0.append(value) } }
-    var all: [Value] { values.withLock { $0 } }
-
-    /// Waits until `predicate` holds for the recorded values (polling every 10 ms, up to `timeout`).
-    func wait(timeout: Duration = .seconds(5), until predicate: ([Value]) -> Bool) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while !predicate(all) {
-            guard ContinuousClock.now < deadline else { throw TestTimeout() }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-    }
 }
 
 // MARK: Long-polling

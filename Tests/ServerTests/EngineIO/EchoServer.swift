@@ -1,5 +1,6 @@
 import EngineIO
 @testable import EngineIOServer
+import TestSupport
 
 /// The conformance suites' Engine.IO server: every message goes back to its session as is.
 struct EchoHandler: EngineSessionHandler {

@@ -1,6 +1,7 @@
 import EngineIO
 import EngineIOServer
 import SocketIO
+import TestSupport
 import Testing
 
 @Suite("Engine.IO WebSocket and upgrade")

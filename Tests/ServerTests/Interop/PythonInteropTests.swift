@@ -1,5 +1,5 @@
 import Foundation
-import InteropTesting
+import TestSupport
 import SocketIOServer
 import Synchronization
 import Testing

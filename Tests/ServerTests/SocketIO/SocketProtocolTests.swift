@@ -1,6 +1,7 @@
 import EngineIO
 import SocketIO
 import SocketIOServer
+import TestSupport
 import Testing
 
 /// Socket.IO at the byte level, as the conformance suite drives it, over a raw WebSocket.

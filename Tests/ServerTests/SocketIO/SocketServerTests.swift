@@ -7,6 +7,7 @@ import ServiceLifecycle
 import SocketIO
 import SocketIOClient
 import SocketIOServer
+import TestSupport
 import Testing
 
 /// The conformance suites' Socket.IO server plus what the interop and Swift client tests need.
