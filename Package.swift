@@ -10,7 +10,9 @@ let package = Package(
         .library(name: "SocketIO", targets: ["SocketIO"]),
         .library(name: "SocketIOServer", targets: ["SocketIOServer"]),
         .library(name: "SocketIOClient", targets: ["SocketIOClient"]),
+        .library(name: "DialogueEvents", targets: ["DialogueEvents"]),
         .library(name: "Dialogue", targets: ["Dialogue"]),
+        .library(name: "DialogueClient", targets: ["DialogueClient"]),
         .executable(name: "socketio-fixture", targets: ["SocketIOFixture"]),
         .executable(name: "dialogue", targets: ["DialogueCLI"]),
         .executable(name: "dialogue-examples", targets: ["DialogueExamples"]),
@@ -61,16 +63,30 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // What Dialogue servers and clients share: event definitions, schemas, messages, error codes.
+        .target(
+            name: "DialogueEvents",
+            dependencies: ["SocketIO", .product(name: "OrderedCollections", package: "swift-collections")]
+        ),
         // Dialogue: rooms, typed events with schemas, subscriptions, hooks, history. Never sees packets.
         .target(
             name: "Dialogue",
             dependencies: [
-                "SocketIO", "SocketIOServer", "EngineIO", "EngineIOServer",
+                "DialogueEvents", "SocketIO", "SocketIOServer", "EngineIO", "EngineIOServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "DequeModule", package: "swift-collections"),
+            ]
+        ),
+        // The Dialogue client SDK: rooms, typed events, reconnection with re-join.
+        .target(
+            name: "DialogueClient",
+            dependencies: [
+                "DialogueEvents", "SocketIOClient", "SocketIO",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
             ]
         ),
         // Engine.IO/Socket.IO client over WebSocket.
@@ -113,7 +129,7 @@ let package = Package(
         .testTarget(
             name: "DialogueTests",
             dependencies: [
-                "Dialogue", "SocketIOClient", "SocketIOServer", "EngineIOServer", "TestSupport",
+                "Dialogue", "DialogueClient", "SocketIOClient", "SocketIOServer", "EngineIOServer", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

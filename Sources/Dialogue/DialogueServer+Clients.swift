@@ -82,7 +82,8 @@ extension DialogueServer {
     }
 
     /// Joins `client` to a room; `asked` when the client asked (then `clients.beforeJoin` decides).
-    func join(_ client: ConnectedClient, _ roomId: String, asked: Bool) async throws(DialogueError) {
+    @discardableResult
+    func join(_ client: ConnectedClient, _ roomId: String, asked: Bool) async throws(DialogueError) -> Room {
         let target = try state.withLock { state throws(DialogueError) -> JoinTarget in
             guard let clientState = state.clients[client.id] else { throw DialogueError(.notConnected, "The client is not connected") }
             if let room = state.rooms[roomId] {
@@ -97,7 +98,7 @@ extension DialogueServer {
         switch target {
         case .joined(let joined):
             client.socket.emit("dialogue:joined", ["roomId": .string(roomId), "roomName": .string(joined.name)])
-            return
+            return joined
         case .existing(let existing):
             (room, prospective) = (existing, nil)
         case .fromTemplate(let roomState):
@@ -139,13 +140,15 @@ extension DialogueServer {
             return (handle, created, history)
         }
         if let created { await announceCreated(created) }
-        client.socket.emit("dialogue:joined", ["roomId": .string(roomId), "roomName": .string((joined ?? room).name)])
-        guard joined != nil else { return }
+        let current = joined ?? room
+        client.socket.emit("dialogue:joined", ["roomId": .string(roomId), "roomName": .string(current.name)])
+        guard joined != nil else { return current }
         if !history.isEmpty {
             client.socket.emit("dialogue:history", ["roomId": .string(roomId), "events": .array(history.map(\.socketValue))])
         }
         logger.debug("client joined", metadata: ["dialogue.client": .string(client.id), "dialogue.room": .string(roomId)])
         await runHook("clients.onJoined") { try await configuration.hooks.clients.onJoined?(client, roomId) }
+        return current
     }
 
     func leave(_ client: ConnectedClient, _ roomId: String) async throws(DialogueError) {

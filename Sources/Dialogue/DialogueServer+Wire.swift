@@ -2,14 +2,15 @@ import OrderedCollections
 import SocketIO
 import SocketIOServer
 
-/// The `dialogue:*` events clients send (the wire contract of PROTOCOL.md). Every failure is answered with
-/// `dialogue:error {code, message}`; a request sent with an acknowledgement is also answered through it:
-/// `{ok: true, …}` or `{ok: false, error: {code, message}}`.
+/// The `dialogue:*` events clients send (the wire contract of PROTOCOL.md). A failure is answered with
+/// `dialogue:error {code, message}`, or, when the request asked for an acknowledgement, through it:
+/// `{ok: true, …}` or `{ok: false, error: {code, message}}` (so a client that matches answers to requests
+/// never sees another request's error).
 extension DialogueServer {
     func installWireHandlers(on socket: ServerSocket, client: ConnectedClient) {
         handle(socket, "dialogue:join") { [unowned self] request throws(DialogueError) in
-            try await join(client, request.string("roomId"), asked: true)
-            return nil
+            let room = try await join(client, request.string("roomId"), asked: true)
+            return ["roomId": .string(room.id), "roomName": .string(room.name)]
         }
         handle(socket, "dialogue:leave") { [unowned self] request throws(DialogueError) in
             try await leave(client, request.string("roomId"))
@@ -80,8 +81,11 @@ extension DialogueServer {
                 ack?(.object(answer))
             case .failure(let error):
                 let roomId = payload["roomId"]?.stringValue ?? payload["id"]?.stringValue
-                socket.emit("dialogue:error", error.payload(roomId: roomId))
-                ack?(["ok": false, "error": error.payload(roomId: roomId)])
+                if let ack {
+                    ack(["ok": false, "error": error.payload(roomId: roomId)])
+                } else {
+                    socket.emit("dialogue:error", error.payload(roomId: roomId))
+                }
             }
         }
     }

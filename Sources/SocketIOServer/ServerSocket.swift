@@ -157,6 +157,12 @@ public final class ServerSocket: Sendable {
         if close { session.close(.forcedClose) }
     }
 
+    /// Closes the underlying connection without a Socket.IO DISCONNECT, as a network failure would look to
+    /// the client (socket.io's `socket.conn.close()`): a client that reconnects automatically does so.
+    public func closeConnection() {
+        session.close(.forcedClose)
+    }
+
     // MARK: Internal
 
     /// Queues an event for this socket's handlers. Returns `false` if the client is flooding.

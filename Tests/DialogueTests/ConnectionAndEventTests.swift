@@ -29,7 +29,7 @@ struct ConnectionAndEventTests {
         try await withDialogue(testConfiguration(rooms: [("general", chatRoom)])) { server, url in
             try await TestClient.with(url, auth: ["userId": "alice"]) { alice in
                 let joined = try await alice.request("dialogue:join", ["roomId": "general"])
-                #expect(joined == ["ok": true])
+                #expect(joined == ["ok": true, "roomId": "general", "roomName": "General Chat"])
                 #expect(try await alice.next("dialogue:joined") == ["roomId": "general", "roomName": "General Chat"])
                 alice.send("dialogue:trigger", ["roomId": "general", "event": "message", "data": ["text": "hi", "senderId": "alice", "x": 1], "meta": ["trace": "t1"]])
                 let message = try await alice.nextEvent("message")
@@ -84,7 +84,6 @@ struct ConnectionAndEventTests {
                 let answer = try await alice.request("dialogue:trigger", ["roomId": "general", "event": "typing", "data": ["isTyping": "yes"]])
                 #expect(answer["ok"] == false)
                 #expect(answer["error"]?["code"] == "VALIDATION_FAILED")
-                _ = try await alice.nextError()
                 try await alice.join("tiny")
                 try await TestClient.with(url, auth: ["userId": "bob"]) { bob in
                     bob.send("dialogue:join", ["roomId": "tiny"])

@@ -163,10 +163,12 @@ async def scenario(url, transports, step):
     deleted = await alice.next('dialogue:roomDeleted')
     check(deleted == {'roomId': 'py-room'}, deleted)
 
-    await step('acknowledged requests answer ok or the error')
+    await step('acknowledged requests answer ok or the error, through the acknowledgement only')
     answer = await alice.sio.call('dialogue:join', {'roomId': 'nowhere'}, timeout=TIMEOUT)
     check(answer == {'ok': False, 'error': {'code': 'ROOM_NOT_FOUND', 'message': "Room 'nowhere' does not exist", 'roomId': 'nowhere'}}, answer)
-    await alice.error('ROOM_NOT_FOUND')
+    answer = await alice.sio.call('dialogue:listRooms', timeout=TIMEOUT)
+    check(answer['ok'] is True and [room['id'] for room in answer['rooms']] == ['general'], answer)
+    check(not alice.has('dialogue:error'), f'an acknowledged request also sent dialogue:error: {alice.inbox}')
 
     await step('leave answers left')
     await alice.emit('dialogue:leave', {'roomId': 'general'})

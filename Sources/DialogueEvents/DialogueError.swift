@@ -51,7 +51,7 @@ public struct DialogueError: Error, Sendable, Equatable, CustomStringConvertible
     public var description: String { "\(code.rawValue): \(message)" }
 
     /// The `dialogue:error` payload: `{code, message}`, plus `field` and `roomId` when known.
-    func payload(roomId: String? = nil) -> SocketValue {
+    package func payload(roomId: String? = nil) -> SocketValue {
         var value: SocketValue = ["code": .string(code.rawValue), "message": .string(message)]
         if case .object(var members) = value {
             if let field { members["field"] = .string(field) }
@@ -61,12 +61,18 @@ public struct DialogueError: Error, Sendable, Equatable, CustomStringConvertible
         return value
     }
 
-    static func roomNotFound(_ roomId: String) -> DialogueError { DialogueError(.roomNotFound, "Room '\(roomId)' does not exist") }
-    static func notInRoom(_ roomId: String) -> DialogueError { DialogueError(.notInRoom, "Not a member of room '\(roomId)'; join it first") }
-    static func eventNotAllowed(_ event: String, _ roomId: String) -> DialogueError {
+    /// Reads a `dialogue:error` payload (`{code, message, field?}`); `nil` when it has no code.
+    public init?(payload: SocketValue) {
+        guard let code = payload["code"]?.stringValue else { return nil }
+        self.init(Code(rawValue: code), payload["message"]?.stringValue ?? code, field: payload["field"]?.stringValue)
+    }
+
+    package static func roomNotFound(_ roomId: String) -> DialogueError { DialogueError(.roomNotFound, "Room '\(roomId)' does not exist") }
+    package static func notInRoom(_ roomId: String) -> DialogueError { DialogueError(.notInRoom, "Not a member of room '\(roomId)'; join it first") }
+    package static func eventNotAllowed(_ event: String, _ roomId: String) -> DialogueError {
         DialogueError(.eventNotAllowed, "Event '\(event)' is not allowed in room '\(roomId)'")
     }
-    static func validationFailed(_ event: String, _ violation: SchemaViolation) -> DialogueError {
+    package static func validationFailed(_ event: String, _ violation: SchemaViolation) -> DialogueError {
         DialogueError(.validationFailed, "Event '\(event)' validation failed: \(violation)", field: violation.path.isEmpty ? nil : violation.path)
     }
 }

@@ -131,8 +131,8 @@ extension Array where Element == any EventDescribing {
 }
 
 /// Converts between typed payloads and ``SocketValue`` through JSON.
-enum PayloadCoding {
-    static func decode<Payload: Decodable>(_ type: Payload.Type, from value: SocketValue) throws(SchemaViolation) -> Payload {
+package enum PayloadCoding {
+    package static func decode<Payload: Decodable>(_ type: Payload.Type, from value: SocketValue) throws(SchemaViolation) -> Payload {
         if let same = value as? Payload { return same }
         do {
             return try JSONDecoder().decode(Payload.self, from: Data(value.jsonText.utf8))
@@ -143,7 +143,7 @@ enum PayloadCoding {
         }
     }
 
-    static func encode<Payload: Encodable>(_ payload: Payload) throws(SchemaViolation) -> SocketValue {
+    package static func encode<Payload: Encodable>(_ payload: Payload) throws(SchemaViolation) -> SocketValue {
         if let same = payload as? SocketValue { return same }
         do {
             let data = try JSONEncoder().encode(payload)

@@ -1,0 +1,156 @@
+import DialogueEvents
+import OrderedCollections
+import SocketIO
+import Synchronization
+
+/// A joined room, from the client's side: the `RoomContext` of the original.
+///
+/// ```swift
+/// let room = try await client.join("general")
+/// for await message in room.events(Message) { print(message.data.text) }   // typed
+/// let older = try await room.getHistory("message", start: 50, end: 100)
+/// try await room.leave()
+/// ```
+public final class RoomContext: Sendable {
+    public let roomId: String
+    public let roomName: String
+    private unowned let client: DialogueClient
+    private let messages = SignalHub<AnyEventMessage>()
+    /// Subscription changes the app made, replayed in order after a reconnection's re-join.
+    private let subscriptionChanges = Mutex<[(event: String, name: String)]>([])
+
+    init(client: DialogueClient, roomId: String, roomName: String) {
+        self.client = client
+        self.roomId = roomId
+        self.roomName = roomName
+    }
+
+    // MARK: Triggering
+
+    /// Triggers a typed event; the server validates it against the room's schema.
+    /// - Returns: the event's timestamp (Unix ms) as the server stamped it.
+    /// - Throws: ``DialogueError`` (`VALIDATION_FAILED` naming the field, `EVENT_NOT_ALLOWED`, `NOT_IN_ROOM`,
+    ///   `EVENT_BLOCKED`), ``DialogueClientError``.
+    @discardableResult
+    public func trigger<Payload>(_ event: EventDefinition<Payload>, _ data: Payload, meta: SocketValue? = nil) async throws -> Int64 {
+        try await trigger(event.name, PayloadCoding.encode(data), meta: meta)
+    }
+
+    /// Triggers an event by name with raw JSON.
+    @discardableResult
+    public func trigger(_ eventName: String, _ data: SocketValue, meta: SocketValue? = nil) async throws -> Int64 {
+        var payload: OrderedDictionary<SocketKey, SocketValue> = ["roomId": .string(roomId), "event": .string(eventName), "data": data]
+        if let meta { payload["meta"] = meta }
+        let answer = try await client.request("dialogue:trigger", .object(payload))
+        guard case .int(let timestamp)? = answer["timestamp"] else { throw DialogueClientError(.protocolViolation, "trigger answered without a timestamp") }
+        return timestamp
+    }
+
+    // MARK: Receiving
+
+    /// Every event of this room this client receives (its subscriptions decide which).
+    public var allEvents: ClientSignal<AnyEventMessage> { messages.signal }
+
+    /// Events named `eventName`, as an `AsyncSequence`.
+    public func events(_ eventName: String) -> AsyncFilterSequence<ClientSignal<AnyEventMessage>> {
+        messages.signal.filter { $0.event == eventName }
+    }
+
+    /// Events of a typed definition, decoded. A payload that does not decode is skipped and reported on
+    /// the client's ``DialogueClient/errors`` (``DialogueClientError`` `decodingFailed`, naming the field).
+    public func events<Payload>(_ event: EventDefinition<Payload>) -> AsyncCompactMapSequence<ClientSignal<AnyEventMessage>, EventMessage<Payload>> {
+        messages.signal.compactMap { [client] message in
+            guard message.event == event.name else { return nil }
+            return Self.decode(message, as: Payload.self, reportingTo: client)
+        }
+    }
+
+    /// Calls `handler` for each typed event; see ``events(_:)-(EventDefinition<Payload>)``.
+    @discardableResult
+    public func on<Payload>(_ event: EventDefinition<Payload>, _ handler: @escaping @Sendable (EventMessage<Payload>) -> Void) -> ObservationToken {
+        messages.signal.observe { [client] message in
+            guard message.event == event.name, let typed = Self.decode(message, as: Payload.self, reportingTo: client) else { return }
+            handler(typed)
+        }
+    }
+
+    /// Calls `handler` for each event named `eventName`.
+    @discardableResult
+    public func on(_ eventName: String, _ handler: @escaping @Sendable (AnyEventMessage) -> Void) -> ObservationToken {
+        messages.signal.observe { message in if message.event == eventName { handler(message) } }
+    }
+
+    /// Calls `handler` for every event of the room.
+    @discardableResult
+    public func onAny(_ handler: @escaping @Sendable (AnyEventMessage) -> Void) -> ObservationToken {
+        messages.signal.observe(handler)
+    }
+
+    private static func decode<Payload: Decodable & Sendable>(_ message: AnyEventMessage, as type: Payload.Type, reportingTo client: DialogueClient) -> EventMessage<Payload>? {
+        do throws(SchemaViolation) {
+            return try message.decoded(as: type)
+        } catch {
+            client.reportDecodingFailure(DialogueClientError(
+                .decodingFailed, "'\(message.event)' in '\(message.roomId)' does not decode as \(Payload.self): \(error)",
+                field: error.path.isEmpty ? nil : error.path
+            ))
+            return nil
+        }
+    }
+
+    func deliver(_ message: AnyEventMessage) {
+        messages.send(message)
+    }
+
+    // MARK: Subscriptions
+
+    /// Receives events named `eventName` too.
+    public func subscribe(_ eventName: String) async throws {
+        try await change("dialogue:subscribe", eventName)
+    }
+
+    /// Receives every event of the room.
+    public func subscribeAll() async throws {
+        try await change("dialogue:subscribeAll", "*")
+    }
+
+    /// Stops receiving events named `eventName` (`*` ends only the wildcard subscription).
+    public func unsubscribe(_ eventName: String) async throws {
+        try await change("dialogue:unsubscribe", eventName)
+    }
+
+    private func change(_ event: String, _ eventName: String) async throws {
+        _ = try await client.request(event, ["roomId": .string(roomId), "eventName": .string(eventName)])
+        subscriptionChanges.withLock { $0.append((event, eventName)) }
+    }
+
+    /// After a reconnection: join again and replay the subscription changes.
+    func rejoin() async throws {
+        _ = try await client.request("dialogue:join", ["roomId": .string(roomId)], rejoining: true)
+        for change in subscriptionChanges.withLock({ $0 }) {
+            _ = try await client.request(change.event, ["roomId": .string(roomId), "eventName": .string(change.name)], rejoining: true)
+        }
+    }
+
+    // MARK: History and leaving
+
+    /// Events `[start, end)` of one name, newest first (memory, then the server's storage).
+    /// - Throws: ``DialogueError`` `RATE_LIMITED`, `NOT_IN_ROOM`, …
+    public func getHistory(_ eventName: String, start: Int = 0, end: Int = 50) async throws -> [AnyEventMessage] {
+        let answer = try await client.request("dialogue:getHistory", [
+            "roomId": .string(roomId), "eventName": .string(eventName), "start": .int(Int64(start)), "end": .int(Int64(end)),
+        ])
+        return (answer["events"]?.arrayValue ?? []).compactMap(AnyEventMessage.init(socketValue:))
+    }
+
+    /// Typed history; events that do not decode are skipped and reported on the client's errors.
+    public func getHistory<Payload>(_ event: EventDefinition<Payload>, start: Int = 0, end: Int = 50) async throws -> [EventMessage<Payload>] {
+        try await getHistory(event.name, start: start, end: end).compactMap { Self.decode($0, as: Payload.self, reportingTo: client) }
+    }
+
+    /// Leaves the room.
+    public func leave() async throws {
+        client.forget(roomId)
+        _ = try await client.request("dialogue:leave", ["roomId": .string(roomId)])
+    }
+}
