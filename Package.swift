@@ -78,7 +78,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "DequeModule", package: "swift-collections"),
-            ]
+            ],
+            resources: [.copy("Resources/client.js")]
         ),
         // The Dialogue client SDK: rooms, typed events, reconnection with re-join.
         .target(
@@ -121,7 +122,7 @@ let package = Package(
         .executableTarget(
             name: "DialogueExamples",
             dependencies: [
-                "Dialogue", "EngineIOServer",
+                "Dialogue", "DialogueClient", "EngineIOServer",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -129,11 +130,12 @@ let package = Package(
         .testTarget(
             name: "DialogueTests",
             dependencies: [
-                "Dialogue", "DialogueClient", "SocketIOClient", "SocketIOServer", "EngineIOServer", "TestSupport",
+                "Dialogue", "DialogueClient", "DialogueExamples", "SocketIOClient", "SocketIOServer", "EngineIOServer", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            exclude: ["Browser"]
         ),
         .testTarget(name: "SocketIOTests", dependencies: ["SocketIO"]),
         .testTarget(

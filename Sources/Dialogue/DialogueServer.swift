@@ -159,10 +159,23 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
         logger.info("Dialogue server stopped")
     }
 
-    /// Adds the Socket.IO endpoint to an existing router (see the type's example).
+    /// Adds the Socket.IO endpoint, and the browser client at ``browserClientPath``, to an existing router
+    /// (see the type's example).
     public func mount<Context: EngineRequestContextProtocol>(on router: Router<Context>, webSocketRouter: Router<Context>) {
         io.mount(on: router, webSocketRouter: webSocketRouter)
+        router.get(RouterPath(Self.browserClientPath)) { _, _ in
+            guard let script = BrowserClient.script else { return Response(status: .notFound) }
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "no-cache"],
+                body: .init(byteBuffer: script)
+            )
+        }
     }
+
+    /// Where ``mount(on:webSocketRouter:)`` serves the browser client, a dependency-free ES module:
+    /// `import { createDialogueClient } from "/dialogue/client.js"`.
+    public static let browserClientPath = "/dialogue/client.js"
 
     public var maxPayload: Int { io.maxPayload }
 
