@@ -246,6 +246,9 @@ public final class EngineServer: Service, Sendable {
                         break
                     }
                 }
+                // The session is over (or this WebSocket lost its trial): start the close handshake rather
+                // than rely on cancelling the reader, so a silent client sees the close at once.
+                try? await outbound.close(.goingAway, reason: nil)
             }
             group.addTask {
                 await self.readWebSocket(inbound, session: session)

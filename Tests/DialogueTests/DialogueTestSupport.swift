@@ -71,12 +71,12 @@ final class TestClient: Sendable {
 
     /// Sends a request with an acknowledgement and returns the server's answer.
     func request(_ event: String, _ payload: SocketValue) async throws -> SocketValue {
-        try await socket.emitWithAck(event, [payload], timeout: .seconds(5)).first ?? .null
+        try await socket.emitWithAck(event, [payload], timeout: patience).first ?? .null
     }
 
     /// Removes and returns the first argument of the first `name` event matching `predicate`, waiting for it.
     @discardableResult
-    func next(_ name: String, timeout: Duration = .seconds(5), where predicate: @Sendable (SocketValue) -> Bool = { _ in true }) async throws -> SocketValue {
+    func next(_ name: String, timeout: Duration = patience, where predicate: @Sendable (SocketValue) -> Bool = { _ in true }) async throws -> SocketValue {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             let found = inbox.withLock { events -> SocketValue? in
@@ -90,13 +90,13 @@ final class TestClient: Sendable {
     }
 
     /// The next `dialogue:error`, as `(code, message)`.
-    func nextError(timeout: Duration = .seconds(5)) async throws -> (code: String, message: String, field: String?) {
+    func nextError(timeout: Duration = patience) async throws -> (code: String, message: String, field: String?) {
         let error = try await next("dialogue:error", timeout: timeout)
         return (error["code"]?.stringValue ?? "", error["message"]?.stringValue ?? "", error["field"]?.stringValue)
     }
 
     /// The next `dialogue:event` of a given event name.
-    func nextEvent(_ eventName: String, timeout: Duration = .seconds(5)) async throws -> SocketValue {
+    func nextEvent(_ eventName: String, timeout: Duration = patience) async throws -> SocketValue {
         try await next("dialogue:event", timeout: timeout) { $0["event"]?.stringValue == eventName }
     }
 

@@ -174,7 +174,10 @@ final class RawWebSocket: Sendable {
                                     }
                                 }
                             } catch {}
+                            // The server closed (or the connection broke): that is what tests wait for; the
+                            // client's own teardown afterwards may take longer on a loaded machine.
                             socket.continuation.finish()
+                            socket.closed.set(())
                         }
                         await inner.next()
                         inner.cancelAll()
@@ -190,7 +193,7 @@ final class RawWebSocket: Sendable {
     }
 
     /// The next message, failing after `timeout`.
-    func next(timeout: Duration = .seconds(5)) async throws -> Message {
+    func next(timeout: Duration = patience) async throws -> Message {
         let stream = messages
         return try await withThrowingTaskGroup(of: Message?.self) { group in
             group.addTask {
@@ -208,7 +211,7 @@ final class RawWebSocket: Sendable {
     }
 
     /// The next text message, skipping pings (answering them) when `answerPings` is set.
-    func nextText(answerPings: Bool = true, timeout: Duration = .seconds(5)) async throws -> String {
+    func nextText(answerPings: Bool = true, timeout: Duration = patience) async throws -> String {
         while true {
             let message = try await next(timeout: timeout)
             guard case .text(let text) = message else { throw UnexpectedMessage(message: message) }

@@ -1,6 +1,11 @@
 import EngineIO
 import Synchronization
 
+/// How long a test waits for something that normally takes milliseconds. Generous, so that a loaded
+/// machine (every test runs in parallel on two cores, with Python and Chromium processes) does not fail a
+/// working test; a broken one still fails, only later.
+public let patience: Duration = .seconds(15)
+
 /// A wait in a test ran out of time.
 public struct TestTimeout: Error, CustomStringConvertible {
     public let what: String
@@ -9,7 +14,7 @@ public struct TestTimeout: Error, CustomStringConvertible {
 }
 
 /// Waits until `condition` holds, checking every 5 ms (for effects another task or process produces).
-public func eventually(_ what: String, timeout: Duration = .seconds(5), _ condition: () -> Bool) async throws {
+public func eventually(_ what: String, timeout: Duration = patience, _ condition: () -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while !condition() {
         guard ContinuousClock.now < deadline else { throw TestTimeout(what: what) }
@@ -29,7 +34,7 @@ public final class AsyncValue<Value: Sendable>: Sendable {
         signal.fire()
     }
 
-    public func value(timeout: Duration = .seconds(5)) async throws -> Value {
+    public func value(timeout: Duration = patience) async throws -> Value {
         guard await signal.wait(timeout: timeout), let current = value.withLock({ $0 }) else { throw TestTimeout() }
         return current
     }
@@ -46,7 +51,7 @@ public final class Recorder<Value: Sendable>: Sendable {
     public var all: [Value] { values.withLock { $0 } }
 
     /// Waits until `predicate` holds for the values recorded.
-    public func wait(timeout: Duration = .seconds(5), until predicate: ([Value]) -> Bool) async throws {
+    public func wait(timeout: Duration = patience, until predicate: ([Value]) -> Bool) async throws {
         try await eventually("recorded values, got \(all)", timeout: timeout) { predicate(all) }
     }
 }

@@ -147,9 +147,11 @@ struct PollingTests {
     }
 
     @Test func pongsKeepTheSessionAlive() async throws {
-        try await withEchoServer(testEngine(path: "/engine.io", pingInterval: 100, pingTimeout: 1000)) { polling, handler, _ async throws in
+        // Twelve pings 200 ms apart outlast the 2 s ping timeout: without the pongs the session would close.
+        // The timeout is generous so that a slow round trip on a loaded machine is not taken for a lost pong.
+        try await withEchoServer(testEngine(path: "/engine.io", pingInterval: 200, pingTimeout: 2000)) { polling, handler, _ async throws in
             let (sid, _) = try await polling.handshake()
-            for _ in 0..<3 {
+            for _ in 0..<12 {
                 #expect(try await polling.get(sid).text == "2")
                 #expect(try await polling.post(sid, "3").status == .ok)
             }

@@ -45,17 +45,18 @@ struct WebSocketTests {
             try await RawWebSocket.withConnection(port: polling.port, Self.handshake) { socket async throws in
                 _ = try await socket.nextText()
                 #expect(try await socket.nextText(answerPings: false) == "2")
-                try await socket.closed.value(timeout: .seconds(3))
+                try await socket.closed.value(timeout: patience)
                 try await handler.closeReasons.wait { $0 == [.pingTimeout] }
             }
         }
     }
 
     @Test func pongsKeepTheWebSocketAlive() async throws {
-        try await withEchoServer(testEngine(path: "/engine.io", pingInterval: 100, pingTimeout: 1000)) { polling, handler, _ async throws in
+        // Twelve pings 200 ms apart outlast the 2 s ping timeout: without the pongs the session would close.
+        try await withEchoServer(testEngine(path: "/engine.io", pingInterval: 200, pingTimeout: 2000)) { polling, handler, _ async throws in
             try await RawWebSocket.withConnection(port: polling.port, Self.handshake) { socket async throws in
                 _ = try await socket.nextText()
-                for _ in 0..<3 {
+                for _ in 0..<12 {
                     #expect(try await socket.nextText(answerPings: false) == "2")
                     socket.send("3")
                 }
@@ -69,7 +70,7 @@ struct WebSocketTests {
             try await RawWebSocket.withConnection(port: polling.port, Self.handshake) { socket async throws in
                 _ = try await socket.nextText()
                 socket.send("1")
-                try await socket.closed.value(timeout: .seconds(3))
+                try await socket.closed.value(timeout: patience)
                 try await handler.closeReasons.wait { $0 == [.transportClose] }
             }
         }
@@ -80,7 +81,7 @@ struct WebSocketTests {
             try await RawWebSocket.withConnection(port: polling.port, Self.handshake) { socket async throws in
                 _ = try await socket.nextText()
                 socket.send("4" + String(repeating: "x", count: 5000))
-                try await socket.closed.value(timeout: .seconds(3))
+                try await socket.closed.value(timeout: patience)
                 try await handler.closeReasons.wait { $0 == [.transportClose] }
             }
         }
@@ -92,7 +93,7 @@ struct WebSocketTests {
             try await RawWebSocket.withConnection(port: polling.port, Self.handshake) { socket async throws in
                 _ = try await socket.nextText()
                 socket.send(packet)
-                try await socket.closed.value(timeout: .seconds(3))
+                try await socket.closed.value(timeout: patience)
                 try await handler.closeReasons.wait { $0 == [.parseError] }
             }
         }
@@ -161,7 +162,7 @@ struct WebSocketTests {
         try await withEchoServer(configuration) { polling, handler, _ async throws in
             let (sid, _) = try await polling.handshake()
             try await RawWebSocket.withConnection(port: polling.port, "\(Self.handshake)&sid=\(sid)") { socket async throws in
-                try await socket.closed.value(timeout: .seconds(3))
+                try await socket.closed.value(timeout: patience)
             }
             _ = try await polling.post(sid, "4still-polling")
             #expect(try await polling.get(sid).text == "4still-polling")

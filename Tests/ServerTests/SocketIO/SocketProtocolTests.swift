@@ -104,14 +104,14 @@ struct SocketProtocolTests {
             _ = try await socket.nextText()
             _ = try await socket.nextText()
             socket.send(packet)
-            try await socket.closed.value(timeout: .seconds(3))
+            try await socket.closed.value(timeout: patience)
         }
     }
 
     @Test func anEventBeforeConnectClosesTheConnection() async throws {
         try await withRawSocket { socket, _ async throws in
             socket.send(#"42["message",1]"#)
-            try await socket.closed.value(timeout: .seconds(3))
+            try await socket.closed.value(timeout: patience)
         }
     }
 
@@ -120,7 +120,7 @@ struct SocketProtocolTests {
         try await withTestSocketServer(configuration) { _, _, running async throws in
             try await RawWebSocket.withConnection(port: running.port, Self.path) { socket async throws in
                 _ = try await socket.nextText()
-                try await socket.closed.value(timeout: .seconds(3))
+                try await socket.closed.value(timeout: patience)
             }
         }
     }
@@ -138,7 +138,7 @@ struct SocketProtocolTests {
                 socket.send("40")
                 _ = try await socket.nextText()
                 for _ in 0..<50 { socket.send(#"42["slow"]"#) }
-                try await socket.closed.value(timeout: .seconds(3))
+                try await socket.closed.value(timeout: patience)
                 release.set(())
             }
         }

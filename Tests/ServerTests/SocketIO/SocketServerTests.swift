@@ -56,7 +56,7 @@ func withTestSocketServer<Result: Sendable>(
 
 extension ClientSocket {
     /// The next event named `name`, skipping others.
-    func next(_ name: String, timeout: Duration = .seconds(5)) async throws -> ClientEvent {
+    func next(_ name: String, timeout: Duration = patience) async throws -> ClientEvent {
         let stream = events
         return try await withThrowingTaskGroup(of: ClientEvent?.self) { group in
             group.addTask {
@@ -291,11 +291,12 @@ struct SocketServerTests {
 @Suite("Swift client heartbeat")
 struct ClientHeartbeatTests {
     @Test func theClientAnswersPingsAndStaysConnected() async throws {
-        let configuration = SocketServerConfiguration(engine: testEngine(path: "/socket.io", pingInterval: 50, pingTimeout: 1000))
+        // 2 s of pings every 100 ms outlast the 1.5 s ping timeout: a client that did not answer would be closed.
+        let configuration = SocketServerConfiguration(engine: testEngine(path: "/socket.io", pingInterval: 100, pingTimeout: 1500))
         try await withTestSocketServer(configuration) { url, disconnects, _ async throws in
             try await SocketClient.withConnection(to: url, logger: testLogger) { connection async throws in
                 let socket = try await connection.socket()
-                try await Task.sleep(for: .milliseconds(300))
+                try await Task.sleep(for: .seconds(2))
                 #expect(try await socket.emitWithAck("message-with-ack", "alive") == ["alive"])
                 #expect(disconnects.all.isEmpty)
             }
@@ -322,7 +323,7 @@ struct ClientHeartbeatTests {
             tasks.addTask { try await group.run() }
             let url = "http://127.0.0.1:\(try await port.value())"
             try await SocketClient.withConnection(to: url, logger: testLogger) { connection async throws in
-                let deadline = ContinuousClock.now + .seconds(5)
+                let deadline = ContinuousClock.now + patience
                 while !connection.isClosed {
                     guard ContinuousClock.now < deadline else { throw TestTimeout() }
                     try await Task.sleep(for: .milliseconds(20))
