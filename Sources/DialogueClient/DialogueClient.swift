@@ -19,7 +19,7 @@ import Synchronization
 public final class DialogueClient: Sendable {
     public let configuration: DialogueClientConfiguration
     let logger: Logger
-    let state = Mutex(State())
+    let storage = Mutex(State())
     private let connectedHub = SignalHub<String>()
     private let disconnectedHub = SignalHub<String>()
     private let errorHub = SignalHub<any Error>()
@@ -63,11 +63,11 @@ public final class DialogueClient: Sendable {
     public var stateChanges: ClientSignal<DialogueClientState> { stateHub.signal }
 
     /// Where the connection stands.
-    public var status: DialogueClientState { state.withLock { $0.phase } }
+    public var state: DialogueClientState { storage.withLock { $0.phase } }
     /// Whether the client is connected now.
-    public var isConnected: Bool { status == .connected }
+    public var isConnected: Bool { state == .connected }
     /// The user id the server gave this connection, once connected.
-    public var userId: String? { state.withLock { $0.userId } }
+    public var userId: String? { storage.withLock { $0.userId } }
 
     // MARK: Connecting
 
@@ -89,24 +89,24 @@ public final class DialogueClient: Sendable {
 
     /// Closes the connection; no reconnection. Rooms are forgotten.
     public func disconnect() async {
-        let (runner, socket) = state.withLock { state -> (Task<Void, Never>?, ClientSocket?) in
+        let (runner, socket) = storage.withLock { state -> (Task<Void, Never>?, ClientSocket?) in
             state.stopRequested = true
             return (state.runner, state.socket)
         }
         socket?.disconnect()
         runner?.cancel()
         await runner?.value
-        state.withLock { $0.rooms = [:] }
+        storage.withLock { $0.rooms = [:] }
     }
 
     private func waitUntilConnected() async throws {
-        let id = state.withLock { state -> Int in
+        let id = storage.withLock { state -> Int in
             state.nextWaiter += 1
             return state.nextWaiter
         }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let resumeNow = state.withLock { state -> Bool in
+                let resumeNow = storage.withLock { state -> Bool in
                     if Task.isCancelled || state.phase == .connected { return true }
                     state.waiters[id] = continuation
                     if state.runner == nil {
@@ -120,12 +120,12 @@ public final class DialogueClient: Sendable {
                 }
             }
         } onCancel: {
-            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume(throwing: CancellationError())
+            storage.withLock { $0.waiters.removeValue(forKey: id) }?.resume(throwing: CancellationError())
         }
     }
 
     private func setPhase(_ phase: DialogueClientState) {
-        let changed = state.withLock { state -> Bool in
+        let changed = storage.withLock { state -> Bool in
             defer { state.phase = phase }
             return state.phase != phase
         }
@@ -134,7 +134,7 @@ public final class DialogueClient: Sendable {
 
     /// Resumes everyone waiting in ``connect()``.
     private func resumeWaiters(_ result: Result<Void, any Error>) {
-        let waiters = state.withLock { state in
+        let waiters = storage.withLock { state in
             defer { state.waiters = [:] }
             return Array(state.waiters.values)
         }
@@ -145,7 +145,7 @@ public final class DialogueClient: Sendable {
     private func runConnection() async {
         var attempt = 0
         defer {
-            state.withLock { state in
+            storage.withLock { state in
                 state.runner = nil
                 state.socket = nil
             }
@@ -154,7 +154,7 @@ public final class DialogueClient: Sendable {
         while !Task.isCancelled {
             setPhase(attempt == 0 ? .connecting : .reconnecting)
             let outcome = await serveOneConnection()
-            let stop = state.withLock { $0.stopRequested }
+            let stop = storage.withLock { $0.stopRequested }
             switch outcome {
             case .refused(let reason):
                 let error = DialogueClientError(.connectionRefused, reason)
@@ -195,7 +195,7 @@ public final class DialogueClient: Sendable {
         do {
             return try await SocketClient.withConnection(to: configuration.url, configuration: configuration.socket, logger: logger) { connection in
                 let socket = try await connection.socket(namespace: "/", auth: self.configuration.auth)
-                self.state.withLock { $0.socket = socket }
+                self.storage.withLock { $0.socket = socket }
                 for await event in socket.events {
                     if event.name == "dialogue:connected" {
                         await self.announced(event.arguments.first ?? .null)
@@ -216,7 +216,7 @@ public final class DialogueClient: Sendable {
 
     /// `dialogue:connected`: re-join the rooms (re-applying their subscriptions), then report connected.
     private func announced(_ payload: SocketValue) async {
-        let (userId, rooms) = state.withLock { state in
+        let (userId, rooms) = storage.withLock { state in
             state.userId = payload["userId"]?.stringValue
             return (state.userId ?? "", Array(state.rooms.values))
         }
@@ -225,7 +225,7 @@ public final class DialogueClient: Sendable {
                 try await room.rejoin()
             } catch {
                 logger.warning("re-join failed", metadata: ["dialogue.room": .string(room.roomId), "dialogue.error": "\(error)"])
-                state.withLock { _ = $0.rooms.removeValue(forKey: room.roomId) }
+                storage.withLock { _ = $0.rooms.removeValue(forKey: room.roomId) }
                 errorHub.send(error)
             }
         }
@@ -243,17 +243,17 @@ public final class DialogueClient: Sendable {
                 errorHub.send(DialogueClientError(.protocolViolation, "dialogue:event without an EventMessage"))
                 return
             }
-            state.withLock { $0.rooms[message.roomId] }?.deliver(message)
+            storage.withLock { $0.rooms[message.roomId] }?.deliver(message)
         case "dialogue:joined":
             // Joins the server made (a hook's client.join) get a context too.
             guard let roomId = payload["roomId"]?.stringValue else { return }
             let roomName = payload["roomName"]?.stringValue ?? roomId
-            state.withLock { state in
+            storage.withLock { state in
                 if state.rooms[roomId] == nil { state.rooms[roomId] = RoomContext(client: self, roomId: roomId, roomName: roomName) }
             }
         case "dialogue:left":
             guard let roomId = payload["roomId"]?.stringValue else { return }
-            state.withLock { _ = $0.rooms.removeValue(forKey: roomId) }
+            storage.withLock { _ = $0.rooms.removeValue(forKey: roomId) }
         case "dialogue:history":
             guard let roomId = payload["roomId"]?.stringValue else { return }
             let events = (payload["events"]?.arrayValue ?? []).compactMap(AnyEventMessage.init(socketValue:))
@@ -262,7 +262,7 @@ public final class DialogueClient: Sendable {
             if let room = RoomInfo(payload) { roomCreatedHub.send(room) }
         case "dialogue:roomDeleted":
             guard let roomId = payload["roomId"]?.stringValue else { return }
-            state.withLock { _ = $0.rooms.removeValue(forKey: roomId) }
+            storage.withLock { _ = $0.rooms.removeValue(forKey: roomId) }
             roomDeletedHub.send(roomId)
         case "dialogue:error":
             errorHub.send(DialogueError(payload: payload) ?? DialogueError(.init(rawValue: "UNKNOWN"), payload.jsonText))
@@ -281,10 +281,10 @@ public final class DialogueClient: Sendable {
     /// - Throws: ``DialogueError`` with the server's code, or ``DialogueClientError``.
     /// `rejoining` uses the connection being set up (before the client reports itself connected).
     func request(_ event: String, _ payload: SocketValue?, rejoining: Bool = false) async throws -> SocketValue {
-        var socket = state.withLock { $0.phase == .connected || rejoining ? $0.socket : nil }
-        if socket == nil, configuration.autoConnect, status == .disconnected {
+        var socket = storage.withLock { $0.phase == .connected || rejoining ? $0.socket : nil }
+        if socket == nil, configuration.autoConnect, state == .disconnected {
             try await connect()
-            socket = state.withLock { $0.socket }
+            socket = storage.withLock { $0.socket }
         }
         guard let socket, socket.isConnected else {
             throw DialogueClientError(.notConnected, "not connected to \(configuration.url)")
@@ -312,7 +312,7 @@ public final class DialogueClient: Sendable {
     public func join(_ roomId: String) async throws -> RoomContext {
         if let existing = getRoom(roomId) { return existing }
         let answer = try await request("dialogue:join", ["roomId": .string(roomId)])
-        return state.withLock { state in
+        return storage.withLock { state in
             if let existing = state.rooms[roomId] { return existing }
             let room = RoomContext(client: self, roomId: roomId, roomName: answer["roomName"]?.stringValue ?? roomId)
             state.rooms[roomId] = room
@@ -322,11 +322,11 @@ public final class DialogueClient: Sendable {
 
     /// The context of a joined room.
     public func getRoom(_ roomId: String) -> RoomContext? {
-        state.withLock { $0.rooms[roomId] }
+        storage.withLock { $0.rooms[roomId] }
     }
 
     /// The rooms this client is in.
-    public var rooms: [RoomContext] { state.withLock { Array($0.rooms.values) } }
+    public var rooms: [RoomContext] { storage.withLock { Array($0.rooms.values) } }
 
     /// The rooms the server lists.
     public func listRooms() async throws -> [RoomInfo] {
@@ -350,10 +350,10 @@ public final class DialogueClient: Sendable {
     /// - Throws: ``DialogueError`` `ROOM_NOT_FOUND`, `PERMISSION_DENIED`.
     public func deleteRoom(_ roomId: String) async throws {
         _ = try await request("dialogue:deleteRoom", ["roomId": .string(roomId)])
-        state.withLock { _ = $0.rooms.removeValue(forKey: roomId) }
+        storage.withLock { _ = $0.rooms.removeValue(forKey: roomId) }
     }
 
     func forget(_ roomId: String) {
-        state.withLock { _ = $0.rooms.removeValue(forKey: roomId) }
+        storage.withLock { _ = $0.rooms.removeValue(forKey: roomId) }
     }
 }

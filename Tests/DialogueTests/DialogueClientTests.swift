@@ -32,7 +32,7 @@ struct DialogueClientTests {
     @Test func connectJoinTriggerAndReceiveTyped() async throws {
         try await withDialogue(testConfiguration(rooms: [("general", chatRoom)])) { server, url in
             try await withClient(url, auth: ["userId": "alice", "token": "t"]) { alice in
-                #expect(alice.status == .disconnected)
+                #expect(alice.state == .disconnected)
                 try await alice.connect()
                 #expect(alice.isConnected && alice.userId == "alice")
                 let room = try await alice.join("general")
@@ -46,9 +46,14 @@ struct DialogueClientTests {
                 let first = try #require(await stream.next())
                 #expect(first.data == ChatMessage(text: "hello", senderId: "alice") && first.roomId == "general")
                 try await typed.wait { $0 == ["alice: hello"] }
+                var typingEvents = room.events("typing").makeAsyncIterator()
+                var everything = room.allEvents.makeAsyncIterator()
                 try await room.subscribe("typing")
                 try await room.trigger(TypingEvent, Typing(isTyping: true))
                 try await any.wait { $0 == ["message", "typing"] }
+                #expect(await typingEvents.next()?.data == ["isTyping": true])
+                #expect(await everything.next()?.event == "typing")
+                #expect(alice.rooms.map(\.roomId) == ["general"])
                 #expect(try await alice.listRooms().map(\.id) == ["general"])
                 #expect(try await room.getHistory(Message).map(\.data.text) == ["hello"])
                 #expect(server.getClients("alice").first?.subscriptions("general") == ["message", "typing"])
@@ -93,7 +98,7 @@ struct DialogueClientTests {
         try await withDialogue(configuration) { _, url in
             try await withClient(url, auth: ["token": "bad"]) { client in
                 await #expect(throws: DialogueClientError(.connectionRefused, "invalid token")) { try await client.connect() }
-                #expect(client.status == .disconnected)
+                #expect(client.state == .disconnected)
             }
             try await withClient(url, auth: ["token": "good"]) { client in
                 try await client.connect()
@@ -172,7 +177,7 @@ struct DialogueClientTests {
                 var iterator = alice.disconnected.makeAsyncIterator()
                 server.getClients("alice").first?.disconnect()
                 #expect(await iterator.next() == "io server disconnect")
-                try await eventually("disconnected") { alice.status == .disconnected }
+                try await eventually("disconnected") { alice.state == .disconnected }
             }
         }
     }
@@ -235,7 +240,7 @@ struct DialogueClientTests {
             alice.errors.observe { errors.append("\($0)") }
             try await server.stop()
             try await errors.wait(timeout: .seconds(10)) { $0 == ["notConnected: gave up after 2 reconnection attempts"] }
-            #expect(alice.status == .disconnected)
+            #expect(alice.state == .disconnected)
             await #expect(throws: DialogueClientError.self) { _ = try await alice.listRooms() }
         }
     }
