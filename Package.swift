@@ -13,6 +13,8 @@ let package = Package(
         .library(name: "DialogueEvents", targets: ["DialogueEvents"]),
         .library(name: "Dialogue", targets: ["Dialogue"]),
         .library(name: "DialogueClient", targets: ["DialogueClient"]),
+        .library(name: "DialogueStorage", targets: ["DialogueStorage"]),
+        .library(name: "DialogueSQLite", targets: ["DialogueSQLite"]),
         .executable(name: "socketio-fixture", targets: ["SocketIOFixture"]),
         .executable(name: "dialogue", targets: ["DialogueCLI"]),
         .executable(name: "dialogue-examples", targets: ["DialogueExamples"]),
@@ -26,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
         .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/vapor/sqlite-nio", from: "1.13.2"),
     ],
     targets: [
         // Pure Engine.IO v4: packets, payload codec, session state machine. No HTTP framework.
@@ -68,11 +71,22 @@ let package = Package(
             name: "DialogueEvents",
             dependencies: ["SocketIO", .product(name: "OrderedCollections", package: "swift-collections")]
         ),
+        // The history store protocol, and the in-memory store.
+        .target(name: "DialogueStorage", dependencies: ["DialogueEvents"]),
+        // The history store in an SQLite file (WAL, group commit): the default of `dialogue serve`.
+        .target(
+            name: "DialogueSQLite",
+            dependencies: [
+                "DialogueStorage", "DialogueEvents", "SocketIO",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Dialogue: rooms, typed events with schemas, subscriptions, hooks, history. Never sees packets.
         .target(
             name: "Dialogue",
             dependencies: [
-                "DialogueEvents", "SocketIO", "SocketIOServer", "EngineIO", "EngineIOServer",
+                "DialogueEvents", "DialogueStorage", "SocketIO", "SocketIOServer", "EngineIO", "EngineIOServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -110,7 +124,7 @@ let package = Package(
         .executableTarget(
             name: "DialogueCLI",
             dependencies: [
-                "Dialogue", "EngineIOServer",
+                "Dialogue", "DialogueSQLite", "EngineIOServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
@@ -130,7 +144,9 @@ let package = Package(
         .testTarget(
             name: "DialogueTests",
             dependencies: [
-                "Dialogue", "DialogueClient", "DialogueExamples", "SocketIOClient", "SocketIOServer", "EngineIOServer", "TestSupport",
+                "Dialogue", "DialogueClient", "DialogueExamples", "DialogueStorage", "DialogueSQLite", "SocketIOClient", "SocketIOServer",
+                "EngineIOServer", "TestSupport",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,5 +1,6 @@
 import EngineIO
 import EngineIOServer
+import DialogueStorage
 import OrderedCollections
 import SocketIOServer
 
@@ -33,6 +34,10 @@ public struct DialogueConfiguration: Sendable {
     public var maxHistoryRooms: Int
     /// Whether and how much clients may create rooms with `dialogue:createRoom`.
     public var clientRooms: ClientRoomPolicy
+    /// Where kept events are stored durably (every event whose definition has history enabled); `nil` keeps
+    /// history in memory only (bounded by each event's limit, evictions go to `events.onCleanup`). The server
+    /// opens it when it starts and closes it when it stops. Defaults to `nil`.
+    public var historyStore: (any HistoryStore)?
     /// The most rooms one connection may join by asking (`dialogue:join`); joins made by the server are not
     /// counted against it. Bounds what a client can make the server hold through room templates. Defaults to 100.
     public var maxRoomsPerClient: Int
@@ -49,7 +54,8 @@ public struct DialogueConfiguration: Sendable {
         maxHistoryPage: Int = 100,
         maxHistoryRooms: Int = 1000,
         clientRooms: ClientRoomPolicy = ClientRoomPolicy(),
-        maxRoomsPerClient: Int = 100
+        maxRoomsPerClient: Int = 100,
+        historyStore: (any HistoryStore)? = nil
     ) {
         precondition(maxRoomsPerClient > 0, "maxRoomsPerClient must be positive")
         precondition(historyRequestLimit.maxRequests > 0 && historyRequestLimit.window > .zero, "history request limit must be positive")
@@ -67,6 +73,7 @@ public struct DialogueConfiguration: Sendable {
         self.maxHistoryRooms = maxHistoryRooms
         self.clientRooms = clientRooms
         self.maxRoomsPerClient = maxRoomsPerClient
+        self.historyStore = historyStore
     }
 
     /// Cross-origin rules for long-polling. Defaults to reflecting the request's origin with credentials,

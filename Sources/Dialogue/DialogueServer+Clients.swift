@@ -31,6 +31,7 @@ extension DialogueServer {
     }
 
     func connected(_ socket: ServerSocket) async {
+        await ready.wait()
         let auth = socket.data as? AuthData
         let handshake = socket.handshake.auth
         let claimed = handshake["userId"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? handshake["token"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
@@ -208,6 +209,8 @@ extension DialogueServer {
 
     /// Deletes a room: participants leave it, its history goes to `onCleanup`, `dialogue:roomDeleted` goes
     /// to everyone (listed rooms) or to its former participants, and `rooms.onDeleted` runs.
+    /// A room deleted (rather than an empty template room removed) also has its stored history deleted and
+    /// starts a new epoch if it is made again.
     @discardableResult
     func removeRoom(_ id: String, ifEmpty: Bool = false) async -> Bool {
         let removed = state.withLock { state -> (RoomState, [ConnectedClient], [HistoryManager.Eviction])? in
@@ -227,6 +230,7 @@ extension DialogueServer {
         }
         guard let (room, members, evictions) = removed else { return false }
         await cleanup(evictions)
+        if !ifEmpty { await resetLog(id) }
         for client in members {
             await runHook("clients.onLeft") { try await configuration.hooks.clients.onLeft?(client, id) }
         }

@@ -72,6 +72,7 @@ extension DialogueServer {
         _ roomId: String, _ eventName: String, _ data: SocketValue, from: String, meta: SocketValue?, sender: ConnectedClient?,
         definition fallback: (any EventDescribing)?
     ) async throws(DialogueError) -> AnyEventMessage {
+        await ready.wait()
         if let meta, meta.objectValue == nil { throw DialogueError(.invalidRequest, "meta must be an object", field: "meta") }
         guard eventName != "*" else { throw DialogueError(.invalidRequest, "'*' names every event; it cannot be triggered", field: "event") }
         let (room, created) = try state.withLock { state throws(DialogueError) -> (RoomState, Room?) in
@@ -112,11 +113,11 @@ extension DialogueServer {
             }
             message.roomId = roomId
         }
-        let recipients = await namespace.to(Self.subscriptionRoom(roomId, message.event)).to(Self.subscriptionRoom(roomId, "*"))
-            .emit("dialogue:event", [message.socketValue])
+        let recipients: Int
         if let history = definition?.history, history.enabled {
-            let evictions = state.withLock { $0.history.append(message, limit: history.limit) }
-            await cleanup(evictions)
+            recipients = await deliverLogged(&message, limit: history.limit)
+        } else {
+            recipients = await broadcast(message)
         }
         let hooks = configuration.hooks.events
         await runHook("events.onTriggered") { try await hooks.onTriggered?(roomId, message) }
@@ -132,21 +133,33 @@ extension DialogueServer {
         return message
     }
 
-    /// Events `[start, end)` of one name, newest first, from memory and then `events.onLoad`.
+    /// Events `[start, end)` of one name, newest first: from memory, then the history store (which holds
+    /// every event, so its indices are memory's), then `events.onLoad` beyond what is stored (offsets shifted
+    /// by the number of events stored, or in memory when there is no store).
     func history(roomId: String, eventName: String, start: Int, end: Int) async -> [AnyEventMessage] {
         let start = max(0, start)
         guard end > start else { return [] }
-        let (inMemory, count) = state.withLock { state in
+        var (events, known) = state.withLock { state in
             (state.history.events(roomId: roomId, eventName: eventName, start: start, end: end), state.history.count(roomId: roomId, eventName: eventName))
         }
-        let missingStart = max(start, count)
-        guard inMemory.count < end - start, missingStart < end, let onLoad = configuration.hooks.events.onLoad else { return inMemory }
+        if events.count < end - start, let store = configuration.historyStore {
+            do {
+                let stored = try await store.events(roomId: roomId, eventName: eventName, start: start + events.count, end: end)
+                events += stored.map(\.messageWithOffset)
+                known = try await store.count(roomId: roomId, eventName: eventName)
+            } catch {
+                logger.error("history store read failed", metadata: ["dialogue.room": .string(roomId), "dialogue.error": "\(error)"])
+                return events
+            }
+        }
+        let missingStart = max(start + events.count, known)
+        guard events.count < end - start, missingStart < end, let onLoad = configuration.hooks.events.onLoad else { return events }
         do {
-            let loaded = try await onLoad(roomId, eventName, missingStart - count, end - count)
-            return inMemory + loaded.prefix(end - missingStart)
+            let loaded = try await onLoad(roomId, eventName, missingStart - known, end - known)
+            return events + loaded.prefix(end - missingStart)
         } catch {
             logger.error("onLoad hook failed", metadata: ["dialogue.room": .string(roomId), "dialogue.error": "\(error)"])
-            return inMemory
+            return events
         }
     }
 

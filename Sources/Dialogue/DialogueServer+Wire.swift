@@ -33,7 +33,9 @@ extension DialogueServer {
                 request.string("roomId"), request.string("event"), request.value["data"] ?? .null,
                 from: client.userId, meta: request.value["meta"].flatMap { $0 == .null ? nil : $0 }, sender: client, definition: nil
             )
-            return ["timestamp": .int(message.timestamp)]
+            var answer: OrderedDictionary<SocketKey, SocketValue> = ["timestamp": .int(message.timestamp)]
+            if let offset = message.offset { answer["offset"] = .int(offset) }
+            return answer
         }
         handle(socket, "dialogue:getHistory") { [unowned self] request throws(DialogueError) in
             try await historyRequest(request, client: client)

@@ -1,6 +1,7 @@
 import EngineIO
 import EngineIOServer
 import Foundation
+import DialogueStorage
 import Hummingbird
 import Logging
 import OrderedCollections
@@ -37,6 +38,8 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
     let namespace: SocketNamespace
     let state: Mutex<State>
     private let lifecycle = Mutex<Lifecycle?>(nil)
+    /// Fired once the history store is open (at once without a store): events wait for it.
+    let ready = OneShotSignal()
 
     struct State {
         var rooms: OrderedDictionary<String, RoomState> = [:]
@@ -47,6 +50,10 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
         var historyRequests: SlidingWindow<String>
         var handlers: [HandlerRegistration] = []
         var nextHandlerID = 0
+        /// Each room's log position (epoch, newest offset).
+        var logs: [String: RoomLog] = [:]
+        /// Each room's delivery order.
+        var turns: [String: RoomTurns] = [:]
     }
 
     struct RoomState {
@@ -94,6 +101,7 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
             state.rooms[id] = RoomState(configuration: room, origin: .configured)
         }
         self.state = Mutex(state)
+        if configuration.historyStore == nil { ready.fire() }
         if configuration.hooks.socket.authenticate != nil {
             namespace.use { [weak self] socket in try await self?.authenticate(socket) }
         }
@@ -109,10 +117,13 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
         if configuration.hooks.socket.authenticate == nil {
             logger.warning("No socket.authenticate hook: user ids are whatever clients claim (auth.userId). Fine for development; set an authenticate hook in production.")
         }
+        try await openStore()
+        ready.fire()
         for room in rooms() { await runHook("rooms.onCreated") { try await configuration.hooks.rooms.onCreated?(room) } }
         try await io.run()
         let evictions = state.withLock { $0.history.removeAll() }
         await cleanup(evictions)
+        await configuration.historyStore?.close()
     }
 
     /// Binds `configuration.host:configuration.port` and serves in the background until ``stop()``.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Dialogue
+import DialogueSQLite
 import EngineIOServer
 import Foundation
 import Hummingbird
@@ -23,12 +24,17 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Address to bind.") var host = "127.0.0.1"
     @Option(help: "Port to bind.") var port = 3000
     @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).") var logLevel = "info"
+    @Option(help: "Folder of the history database (SQLite); created if missing.") var data = "dialogue-data"
 
     func run() async throws {
         var mutableLogger = Logger.dialogue
         mutableLogger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let logger = mutableLogger
-        let dialogue = DialogueServer(configuration: DemoRooms.configuration(host: host, port: port), logger: logger)
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        let store = try await SQLiteHistoryStore(path: (data as NSString).appendingPathComponent("history.sqlite"), logger: logger)
+        var configuration = DemoRooms.configuration(host: host, port: port)
+        configuration.historyStore = store
+        let dialogue = DialogueServer(configuration: configuration, logger: logger)
         guard let page = Bundle.module.url(forResource: "Public/index", withExtension: "html").flatMap({ try? Data(contentsOf: $0) }) else {
             throw ValidationError("the demo page is missing from the package resources")
         }

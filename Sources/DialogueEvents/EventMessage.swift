@@ -17,14 +17,18 @@ public struct EventMessage<Payload: Sendable>: Sendable {
     public var timestamp: Int64
     /// Free-form metadata (an object), not validated: trace ids, permissions, A/B variants.
     public var meta: SocketValue?
+    /// The event's position in its room's history log (1, 2, 3, …), for events whose history is kept;
+    /// a client that reconnects tells the server the last one it saw. Absent for ephemeral events.
+    public var offset: Int64?
 
-    public init(event: String, roomId: String, data: Payload, from: String, timestamp: Int64, meta: SocketValue? = nil) {
+    public init(event: String, roomId: String, data: Payload, from: String, timestamp: Int64, meta: SocketValue? = nil, offset: Int64? = nil) {
         self.event = event
         self.roomId = roomId
         self.data = data
         self.from = from
         self.timestamp = timestamp
         self.meta = meta
+        self.offset = offset
     }
 }
 
@@ -34,12 +38,13 @@ extension EventMessage: Equatable where Payload: Equatable {}
 public typealias AnyEventMessage = EventMessage<SocketValue>
 
 extension EventMessage where Payload == SocketValue {
-    /// The wire form: `{event, roomId, data, from, timestamp, meta?}`.
+    /// The wire form: `{event, roomId, data, from, timestamp, meta?, offset?}`.
     public var socketValue: SocketValue {
         var members: OrderedDictionary<SocketKey, SocketValue> = [
             "event": .string(event), "roomId": .string(roomId), "data": data, "from": .string(from), "timestamp": .int(timestamp),
         ]
         if let meta { members["meta"] = meta }
+        if let offset { members["offset"] = .int(offset) }
         return .object(members)
     }
 
@@ -55,7 +60,9 @@ extension EventMessage where Payload == SocketValue {
         default: return nil
         }
         let meta = value["meta"].flatMap { $0 == .null ? nil : $0 }
-        self.init(event: event, roomId: roomId, data: data, from: from, timestamp: timestamp, meta: meta)
+        var offset: Int64?
+        if case .int(let position)? = value["offset"] { offset = position }
+        self.init(event: event, roomId: roomId, data: data, from: from, timestamp: timestamp, meta: meta, offset: offset)
     }
 
     /// The message with its payload decoded as `Payload`.

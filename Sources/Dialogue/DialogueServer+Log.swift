@@ -1,0 +1,123 @@
+import DialogueStorage
+import Foundation
+import SocketIO
+
+/// Each room's history log: offsets, durable appends, delivery in offset order.
+extension DialogueServer {
+    /// Where a room's log stands, and which offsets have been delivered.
+    struct RoomTurns {
+        /// The newest offset delivered, or given up on; the next one may go.
+        var delivered: Int64
+        /// Offsets finished out of order, waiting for the ones before them.
+        var finished: Set<Int64> = []
+        var waiters: [Int64: CheckedContinuation<Void, Never>] = [:]
+    }
+
+    /// Delivers `message` to the room's subscribers.
+    func broadcast(_ message: AnyEventMessage) async -> Int {
+        await namespace.to(Self.subscriptionRoom(message.roomId, message.event)).to(Self.subscriptionRoom(message.roomId, "*"))
+            .emit("dialogue:event", [message.socketValue])
+    }
+
+    /// A kept event: gets the room's next offset, goes into memory and (durably) into the history store, and
+    /// is delivered after every event of the room with a lower offset. A store that fails does not stop
+    /// delivery: the failure is logged with the room and offset.
+    func deliverLogged(_ message: inout AnyEventMessage, limit: Int) async -> Int {
+        let roomId = message.roomId
+        let (stamped, epoch, evictions) = state.withLock { state -> (AnyEventMessage, Int64, [HistoryManager.Eviction]) in
+            var log = state.logs[roomId] ?? RoomLog(epoch: Self.newEpoch(), lastOffset: 0)
+            if state.turns[roomId] == nil { state.turns[roomId] = RoomTurns(delivered: log.lastOffset) }
+            log.lastOffset += 1
+            state.logs[roomId] = log
+            var stamped = message
+            stamped.offset = log.lastOffset
+            return (stamped, log.epoch, state.history.append(stamped, limit: limit))
+        }
+        message = stamped
+        let offset = stamped.offset ?? 0
+        await cleanup(evictions)
+        if let store = configuration.historyStore {
+            do {
+                try await store.append([StoredEvent(offset: offset, epoch: epoch, message: stamped)])
+            } catch {
+                logger.error(
+                    "history store append failed: the event is delivered but not persisted",
+                    metadata: ["dialogue.room": .string(roomId), "dialogue.offset": "\(offset)", "dialogue.error": "\(error)"]
+                )
+            }
+        }
+        await waitForTurn(roomId, offset)
+        let recipients = await broadcast(stamped)
+        finishTurn(roomId, offset)
+        return recipients
+    }
+
+    private func waitForTurn(_ roomId: String, _ offset: Int64) async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { state -> Bool in
+                    // Checked under the lock: a cancellation that ran before this registration finds no waiter.
+                    guard !Task.isCancelled, let turns = state.turns[roomId], turns.delivered < offset - 1 else { return true }
+                    state.turns[roomId]?.waiters[offset] = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.turns[roomId]?.waiters.removeValue(forKey: offset) }?.resume()
+        }
+    }
+
+    private func finishTurn(_ roomId: String, _ offset: Int64) {
+        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard var turns = state.turns[roomId] else { return nil }
+            turns.finished.insert(offset)
+            while turns.finished.remove(turns.delivered + 1) != nil { turns.delivered += 1 }
+            let next = turns.waiters.removeValue(forKey: turns.delivered + 1)
+            state.turns[roomId] = turns
+            return next
+        }
+        next?.resume()
+    }
+
+    /// Starts a new epoch for a room whose history was deleted: memory, store, offsets from 1 again.
+    func resetLog(_ roomId: String) async {
+        let epoch = Self.newEpoch()
+        let waiting = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            guard state.logs[roomId] != nil || state.turns[roomId] != nil else { return [] }
+            state.logs[roomId] = RoomLog(epoch: epoch, lastOffset: 0)
+            defer { state.turns[roomId] = RoomTurns(delivered: 0) }
+            return Array(state.turns[roomId]?.waiters.values ?? [:].values)
+        }
+        for waiter in waiting { waiter.resume() }
+        guard let store = configuration.historyStore else { return }
+        do {
+            try await store.reset(roomId: roomId, epoch: epoch)
+        } catch {
+            logger.error("history store reset failed", metadata: ["dialogue.room": .string(roomId), "dialogue.error": "\(error)"])
+        }
+    }
+
+    /// Loads the rooms' log positions from the history store (before serving).
+    func openStore() async throws {
+        guard let store = configuration.historyStore else { return }
+        let logs = try await store.open()
+        state.withLock { state in
+            state.logs = logs
+            state.turns = logs.mapValues { RoomTurns(delivered: $0.lastOffset) }
+        }
+        logger.info("history store open", metadata: ["dialogue.rooms": "\(logs.count)"])
+    }
+
+    /// A new epoch: the current time in milliseconds.
+    static func newEpoch() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+}
+
+extension StoredEvent {
+    /// The message, carrying its offset.
+    var messageWithOffset: AnyEventMessage {
+        var message = message
+        message.offset = offset
+        return message
+    }
+}

@@ -1,0 +1,227 @@
+import DialogueEvents
+import DialogueStorage
+import Foundation
+import Logging
+import SQLiteNIO
+import SocketIO
+import Synchronization
+
+/// A ``HistoryStore`` in an SQLite file: embedded, nothing to install (SQLite is vendored by sqlite-nio).
+///
+/// The database runs in WAL mode with `synchronous=FULL`: an append returns once the events are in the
+/// write-ahead log on disk, so they survive a crash of the process and of the machine. Concurrent appends
+/// are committed together (group commit): one transaction, one sync, for every append waiting at that moment.
+///
+/// ```swift
+/// let store = try await SQLiteHistoryStore(path: "dialogue-data/history.sqlite", logger: logger)
+/// var configuration = DialogueConfiguration(historyStore: store)
+/// ```
+public final class SQLiteHistoryStore: HistoryStore {
+    let writer: SQLiteConnection
+    let reader: SQLiteConnection
+    let logger: Logger
+    private let queue = Mutex(AppendQueue())
+
+    private struct AppendQueue {
+        var pending: [Entry] = []
+        var writing = false
+        var nextID = 0
+    }
+
+    private struct Entry {
+        let id: Int
+        let events: [StoredEvent]
+        let continuation: CheckedContinuation<Role, any Error>
+    }
+
+    private enum Role { case done, lead }
+
+    /// Opens (creating if needed) the database at `path`; its folder must exist.
+    public init(path: String, logger: Logger) async throws {
+        self.logger = logger
+        writer = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        do {
+            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=5000"] {
+                _ = try await writer.query(pragma)
+            }
+            reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+            _ = try await reader.query("PRAGMA busy_timeout=5000")
+        } catch {
+            try? await writer.close()
+            throw error
+        }
+    }
+
+    public func open() async throws -> [String: RoomLog] {
+        try await SQLiteMigrations.run(on: writer, logger: logger)
+        var logs: [String: RoomLog] = [:]
+        for row in try await reader.query("SELECT room_id, epoch, last_offset FROM dialogue_rooms") {
+            guard let roomId = row.column("room_id")?.string, let epoch = row.column("epoch")?.integer,
+                let lastOffset = row.column("last_offset")?.integer
+            else { continue }
+            logs[roomId] = RoomLog(epoch: Int64(epoch), lastOffset: Int64(lastOffset))
+        }
+        return logs
+    }
+
+    // MARK: Appending (group commit)
+
+    public func append(_ events: [StoredEvent]) async throws {
+        guard !events.isEmpty else { return }
+        let id = queue.withLock { queue in
+            queue.nextID += 1
+            return queue.nextID
+        }
+        let role = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Role, any Error>) in
+            let lead = queue.withLock { queue -> Bool in
+                queue.pending.append(Entry(id: id, events: events, continuation: continuation))
+                if queue.writing { return false }
+                queue.writing = true
+                return true
+            }
+            if lead { continuation.resume(returning: .lead) }
+        }
+        guard role == .lead else { return }
+        // The leader writes everything waiting (its own events included) in one transaction, then hands the
+        // lead to the first append that arrived meanwhile.
+        let batch = queue.withLock { queue in
+            defer { queue.pending = [] }
+            return queue.pending
+        }
+        let result: Result<Role, any Error>
+        do {
+            try await write(batch.flatMap(\.events))
+            result = .success(.done)
+        } catch {
+            result = .failure(error)
+        }
+        for entry in batch where entry.id != id { entry.continuation.resume(with: result) }
+        let next = queue.withLock { queue -> Entry? in
+            guard let first = queue.pending.first else {
+                queue.writing = false
+                return nil
+            }
+            return first
+        }
+        next?.continuation.resume(returning: .lead)
+        _ = try result.get()
+    }
+
+    private func write(_ events: [StoredEvent]) async throws {
+        _ = try await writer.query("BEGIN IMMEDIATE")
+        do {
+            let columns = 8
+            let rowsPerStatement = 100
+            var start = 0
+            while start < events.count {
+                let chunk = events[start..<min(start + rowsPerStatement, events.count)]
+                let placeholders = Array(repeating: "(" + Array(repeating: "?", count: columns).joined(separator: ",") + ")", count: chunk.count)
+                var binds: [SQLiteData] = []
+                binds.reserveCapacity(chunk.count * columns)
+                for event in chunk {
+                    let message = event.message
+                    binds += [
+                        .text(message.roomId), .integer(Int(event.offset)), .integer(Int(event.epoch)), .text(message.event),
+                        .text(message.data.jsonText), .text(message.from), .integer(Int(message.timestamp)),
+                        message.meta.map { .text($0.jsonText) } ?? .null,
+                    ]
+                }
+                _ = try await writer.query(
+                    "INSERT INTO dialogue_events (room_id, room_offset, epoch, event, data, sender, timestamp, meta) VALUES "
+                        + placeholders.joined(separator: ","),
+                    binds
+                )
+                start += rowsPerStatement
+            }
+            var newest: [String: StoredEvent] = [:]
+            for event in events where (newest[event.message.roomId]?.offset ?? .min) < event.offset { newest[event.message.roomId] = event }
+            for (roomId, event) in newest {
+                _ = try await writer.query(
+                    """
+                    INSERT INTO dialogue_rooms (room_id, epoch, last_offset) VALUES (?, ?, ?)
+                    ON CONFLICT(room_id) DO UPDATE SET epoch = excluded.epoch, last_offset = excluded.last_offset
+                    """,
+                    [.text(roomId), .integer(Int(event.epoch)), .integer(Int(event.offset))]
+                )
+            }
+            _ = try await writer.query("COMMIT")
+        } catch {
+            _ = try? await writer.query("ROLLBACK")
+            throw error
+        }
+    }
+
+    // MARK: Reading
+
+    private static let columns = "room_id, room_offset, epoch, event, data, sender, timestamp, meta"
+
+    public func events(roomId: String, eventName: String, start: Int, end: Int) async throws -> [StoredEvent] {
+        let lower = max(0, start)
+        guard end > lower else { return [] }
+        let rows = try await reader.query(
+            "SELECT \(Self.columns) FROM dialogue_events WHERE room_id = ? AND event = ? ORDER BY room_offset DESC LIMIT ? OFFSET ?",
+            [.text(roomId), .text(eventName), .integer(end - lower), .integer(lower)]
+        )
+        return rows.compactMap(decode)
+    }
+
+    public func count(roomId: String, eventName: String) async throws -> Int {
+        let rows = try await reader.query(
+            "SELECT COUNT(*) AS n FROM dialogue_events WHERE room_id = ? AND event = ?", [.text(roomId), .text(eventName)]
+        )
+        return rows.first?.column("n")?.integer ?? 0
+    }
+
+    public func events(roomId: String, after offset: Int64, limit: Int) async throws -> [StoredEvent] {
+        let rows = try await reader.query(
+            "SELECT \(Self.columns) FROM dialogue_events WHERE room_id = ? AND room_offset > ? ORDER BY room_offset LIMIT ?",
+            [.text(roomId), .integer(Int(offset)), .integer(limit)]
+        )
+        return rows.compactMap(decode)
+    }
+
+    public func oldestOffset(roomId: String) async throws -> Int64? {
+        let rows = try await reader.query("SELECT MIN(room_offset) AS oldest FROM dialogue_events WHERE room_id = ?", [.text(roomId)])
+        return rows.first?.column("oldest")?.integer.map(Int64.init)
+    }
+
+    public func reset(roomId: String, epoch: Int64) async throws {
+        _ = try await writer.query("BEGIN IMMEDIATE")
+        do {
+            _ = try await writer.query("DELETE FROM dialogue_events WHERE room_id = ?", [.text(roomId)])
+            _ = try await writer.query(
+                """
+                INSERT INTO dialogue_rooms (room_id, epoch, last_offset) VALUES (?, ?, 0)
+                ON CONFLICT(room_id) DO UPDATE SET epoch = excluded.epoch, last_offset = 0
+                """,
+                [.text(roomId), .integer(Int(epoch))]
+            )
+            _ = try await writer.query("COMMIT")
+        } catch {
+            _ = try? await writer.query("ROLLBACK")
+            throw error
+        }
+    }
+
+    public func close() async {
+        try? await reader.close()
+        try? await writer.close()
+    }
+
+    /// A row as a stored event; a row that does not decode is skipped with a log line.
+    private func decode(_ row: SQLiteRow) -> StoredEvent? {
+        guard let roomId = row.column("room_id")?.string, let offset = row.column("room_offset")?.integer,
+            let epoch = row.column("epoch")?.integer, let event = row.column("event")?.string,
+            let dataText = row.column("data")?.string, let data = try? SocketValue(jsonText: dataText),
+            let from = row.column("sender")?.string, let timestamp = row.column("timestamp")?.integer
+        else {
+            logger.error("skipping a stored event that does not decode", metadata: ["dialogue.row": "\(row.column("room_id")?.string ?? "?")#\(row.column("room_offset")?.integer ?? -1)"])
+            return nil
+        }
+        let meta = row.column("meta")?.string.flatMap { try? SocketValue(jsonText: $0) }
+        return StoredEvent(
+            offset: Int64(offset), epoch: Int64(epoch),
+            message: AnyEventMessage(event: event, roomId: roomId, data: data, from: from, timestamp: Int64(timestamp), meta: meta)
+        )
+    }
+}

@@ -1,0 +1,55 @@
+import Logging
+import SQLiteNIO
+
+/// The schema, as named steps that run once each, in order, and are never edited once released: a change
+/// is a new step.
+enum SQLiteMigrations {
+    static let steps: [(name: String, statements: [String])] = [
+        (
+            "2026-11-23-rooms-and-events",
+            [
+                """
+                CREATE TABLE dialogue_rooms (
+                    room_id TEXT PRIMARY KEY,
+                    epoch INTEGER NOT NULL,
+                    last_offset INTEGER NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE dialogue_events (
+                    room_id TEXT NOT NULL,
+                    room_offset INTEGER NOT NULL,
+                    epoch INTEGER NOT NULL,
+                    event TEXT NOT NULL,
+                    data TEXT NOT NULL,
+                    sender TEXT NOT NULL,
+                    timestamp INTEGER NOT NULL,
+                    meta TEXT,
+                    PRIMARY KEY (room_id, room_offset)
+                ) WITHOUT ROWID
+                """,
+                "CREATE INDEX dialogue_events_by_name ON dialogue_events (room_id, event, room_offset)",
+            ]
+        ),
+    ]
+
+    /// Applies the steps not applied yet, each in its own transaction.
+    static func run(on connection: SQLiteConnection, logger: Logger) async throws {
+        _ = try await connection.query("CREATE TABLE IF NOT EXISTS dialogue_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)")
+        let applied = Set(try await connection.query("SELECT name FROM dialogue_migrations").compactMap { $0.column("name")?.string })
+        for step in steps where !applied.contains(step.name) {
+            _ = try await connection.query("BEGIN IMMEDIATE")
+            do {
+                for statement in step.statements { _ = try await connection.query(statement) }
+                _ = try await connection.query(
+                    "INSERT INTO dialogue_migrations (name, applied_at) VALUES (?, strftime('%s', 'now'))", [.text(step.name)]
+                )
+                _ = try await connection.query("COMMIT")
+                logger.info("history store migrated", metadata: ["dialogue.migration": .string(step.name)])
+            } catch {
+                _ = try? await connection.query("ROLLBACK")
+                throw error
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+import DialogueEvents
+import Synchronization
+
+/// A ``HistoryStore`` in memory: the contract without durability, for tests and ephemeral servers.
+public final class InMemoryHistoryStore: HistoryStore {
+    private struct Room {
+        var epoch: Int64
+        var events: [StoredEvent] = []
+    }
+
+    private let rooms = Mutex<[String: Room]>([:])
+
+    public init() {}
+
+    public func open() async throws -> [String: RoomLog] {
+        rooms.withLock { rooms in rooms.mapValues { RoomLog(epoch: $0.epoch, lastOffset: $0.events.last?.offset ?? 0) } }
+    }
+
+    public func append(_ events: [StoredEvent]) async throws {
+        rooms.withLock { rooms in
+            for event in events {
+                rooms[event.message.roomId, default: Room(epoch: event.epoch)].events.append(event)
+            }
+        }
+    }
+
+    public func events(roomId: String, eventName: String, start: Int, end: Int) async throws -> [StoredEvent] {
+        let named = rooms.withLock { $0[roomId]?.events.filter { $0.message.event == eventName } ?? [] }
+        let lower = max(0, start), upper = min(end, named.count)
+        guard lower < upper else { return [] }
+        return (lower..<upper).map { named[named.count - 1 - $0] }
+    }
+
+    public func count(roomId: String, eventName: String) async throws -> Int {
+        rooms.withLock { $0[roomId]?.events.reduce(0) { $1.message.event == eventName ? $0 + 1 : $0 } ?? 0 }
+    }
+
+    public func events(roomId: String, after offset: Int64, limit: Int) async throws -> [StoredEvent] {
+        rooms.withLock { Array(($0[roomId]?.events ?? []).filter { $0.offset > offset }.prefix(limit)) }
+    }
+
+    public func oldestOffset(roomId: String) async throws -> Int64? {
+        rooms.withLock { $0[roomId]?.events.first?.offset }
+    }
+
+    public func reset(roomId: String, epoch: Int64) async throws {
+        rooms.withLock { $0[roomId] = Room(epoch: epoch) }
+    }
+
+    public func close() async {}
+}

@@ -1,0 +1,93 @@
+import Dialogue
+import DialogueClient
+import DialogueSQLite
+import DialogueStorage
+import Foundation
+import SocketIO
+import TestSupport
+import Testing
+
+@Suite("Durable history through the server")
+struct DurableHistoryTests {
+    @Test(arguments: StoreKind.allCases)
+    func pagesThroughMemoryThenTheStoreWithOffsets(kind: StoreKind) async throws {
+        try await withTemporaryDirectory { directory in
+            var configuration = testConfiguration(rooms: [("general", chatRoom)])
+            configuration.historyStore = try await kind.make(in: directory)
+            try await withDialogue(configuration) { server, url in
+                for n in 1...10 { try await server.trigger("general", Message, ChatMessage(text: "m\(n)", senderId: "s")) }
+                let room = try #require(server.room("general"))
+                // Memory keeps 3 (the event's limit); the store has all 10, with the same newest-first indices.
+                let page = await room.history("message", start: 0, end: 10)
+                #expect(page.map { $0.data["text"] } == (1...10).reversed().map { .string("m\($0)") })
+                #expect(page.map(\.offset) == (1...10).reversed().map { Int64($0) })
+                #expect(await room.history("message", start: 2, end: 5).map(\.offset) == [8, 7, 6])
+                try await withClient(url, auth: ["userId": "alice"]) { alice in
+                    let joined = try await alice.join("general")
+                    var events = joined.allEvents.makeAsyncIterator()
+                    let timestamp = try await joined.trigger(Message, ChatMessage(text: "m11", senderId: "alice"))
+                    #expect(timestamp > 0)
+                    #expect(await events.next()?.offset == 11, "delivered events carry their offset")
+                    #expect(try await joined.getHistory("message", start: 0, end: 20).count == 11)
+                }
+            }
+        }
+    }
+
+    @Test func sqliteHistorySurvivesARestartAndOffsetsContinue() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("history.sqlite").path
+            for round in 0..<2 {
+                var configuration = testConfiguration(rooms: [("general", chatRoom)])
+                configuration.historyStore = try await SQLiteHistoryStore(path: path, logger: testLogger)
+                try await withDialogue(configuration) { server, _ in
+                    for n in 1...5 { try await server.trigger("general", Message, ChatMessage(text: "r\(round)-\(n)", senderId: "s")) }
+                    let history = await server.room("general")?.history("message", start: 0, end: 100) ?? []
+                    #expect(history.count == 5 * (round + 1))
+                    #expect(history.first?.offset == Int64(5 * (round + 1)))
+                    #expect(history.last?.data["text"] == "r0-1")
+                }
+            }
+        }
+    }
+
+    @Test func deletingARoomDeletesItsStoredHistory() async throws {
+        try await withTemporaryDirectory { directory in
+            var configuration = testConfiguration()
+            configuration.historyStore = try await SQLiteHistoryStore(path: directory.appendingPathComponent("h.sqlite").path, logger: testLogger)
+            try await withDialogue(configuration) { server, _ in
+                try await server.createRoom("project", chatRoom)
+                for n in 1...4 { try await server.trigger("project", Message, ChatMessage(text: "old \(n)", senderId: "s")) }
+                #expect(await server.deleteRoom("project"))
+                try await server.createRoom("project", chatRoom)
+                let message = try await server.trigger("project", Message, ChatMessage(text: "new", senderId: "s"))
+                #expect(message.offset == 1, "a new epoch starts at 1")
+                #expect(await server.room("project")?.history("message", start: 0, end: 10).map { $0.data["text"] } == ["new"])
+            }
+        }
+    }
+
+    @Test func concurrentTriggersAreDeliveredInOffsetOrder() async throws {
+        try await withTemporaryDirectory { directory in
+            var configuration = testConfiguration(rooms: [("general", chatRoom)])
+            configuration.historyStore = try await SQLiteHistoryStore(path: directory.appendingPathComponent("h.sqlite").path, logger: testLogger)
+            try await withDialogue(configuration) { server, url in
+                try await withClient(url, auth: ["userId": "watcher"]) { watcher in
+                    let room = try await watcher.join("general")
+                    let offsets = Recorder<Int64>()
+                    room.onAny { offsets.append($0.offset ?? -1) }
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        for task in 0..<5 {
+                            group.addTask {
+                                for n in 0..<20 { try await server.trigger("general", Message, ChatMessage(text: "\(task)-\(n)", senderId: "s")) }
+                            }
+                        }
+                        try await group.waitForAll()
+                    }
+                    try await offsets.wait { $0.count == 100 }
+                    #expect(offsets.all == Array(1...100), "no reordering, no gap, no duplicate")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,101 @@
+import Dialogue
+import DialogueSQLite
+import DialogueStorage
+import Foundation
+import SQLiteNIO
+import TestSupport
+import Testing
+
+/// A fresh temporary folder, removed afterwards.
+func withTemporaryDirectory<Result>(_ body: (URL) async throws -> Result) async throws -> Result {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dialogue-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    return try await body(directory)
+}
+
+/// The stores under test: each test case runs against every implementation.
+enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
+    case memory, sqlite
+    var testDescription: String { rawValue }
+
+    func make(in directory: URL) async throws -> any HistoryStore {
+        switch self {
+        case .memory: InMemoryHistoryStore()
+        case .sqlite: try await SQLiteHistoryStore(path: directory.appendingPathComponent("history.sqlite").path, logger: testLogger)
+        }
+    }
+}
+
+func stored(_ room: String, _ event: String, _ offset: Int64, epoch: Int64 = 1) -> StoredEvent {
+    StoredEvent(offset: offset, epoch: epoch, message: AnyEventMessage(
+        event: event, roomId: room, data: ["n": .int(offset), "text": "é \"quoted\""], from: "u", timestamp: 1_700_000_000_000 + offset,
+        meta: offset.isMultiple(of: 2) ? ["trace": .int(offset)] : nil
+    ))
+}
+
+@Suite("History stores (every implementation)")
+struct HistoryStoreTests {
+    @Test(arguments: StoreKind.allCases)
+    func appendPageCountAndReadAfterAnOffset(kind: StoreKind) async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try await kind.make(in: directory)
+            #expect(try await store.open().isEmpty)
+            try await store.append((1...5).map { stored("r", $0.isMultiple(of: 2) ? "b" : "a", $0) })
+            try await store.append([stored("other", "a", 1)])
+            #expect(try await store.events(roomId: "r", eventName: "a", start: 0, end: 10).map(\.offset) == [5, 3, 1])
+            #expect(try await store.events(roomId: "r", eventName: "a", start: 1, end: 2).map(\.offset) == [3])
+            #expect(try await store.count(roomId: "r", eventName: "b") == 2)
+            #expect(try await store.events(roomId: "r", after: 2, limit: 2).map(\.offset) == [3, 4])
+            #expect(try await store.oldestOffset(roomId: "r") == 1)
+            let first = try #require(try await store.events(roomId: "r", eventName: "b", start: 0, end: 1).first)
+            #expect(first == stored("r", "b", 4), "the whole message round-trips, meta included")
+            #expect(try await store.open() == ["r": RoomLog(epoch: 1, lastOffset: 5), "other": RoomLog(epoch: 1, lastOffset: 1)])
+            try await store.reset(roomId: "r", epoch: 2)
+            #expect(try await store.count(roomId: "r", eventName: "a") == 0)
+            #expect(try await store.open()["r"] == RoomLog(epoch: 2, lastOffset: 0))
+            await store.close()
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func concurrentAppendsAreAllStoredInOrderPerRoom(kind: StoreKind) async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try await kind.make(in: directory)
+            _ = try await store.open()
+            // 200 appends at once (group commit in SQLite); each room's offsets go in increasing order per task.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for room in 0..<4 {
+                    group.addTask {
+                        for offset in Int64(1)...50 { try await store.append([stored("room-\(room)", "m", offset)]) }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            for room in 0..<4 {
+                #expect(try await store.events(roomId: "room-\(room)", after: 0, limit: 100).map(\.offset) == Array(1...50))
+            }
+            await store.close()
+        }
+    }
+
+    @Test func sqliteKeepsEverythingAcrossReopeningAndSkipsCorruptRows() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("history.sqlite").path
+            let first = try await SQLiteHistoryStore(path: path, logger: testLogger)
+            _ = try await first.open()
+            try await first.append((1...3).map { stored("r", "m", $0) })
+            await first.close()
+            // A row written by something else, with data that is not JSON.
+            let raw = try await SQLiteConnection.open(storage: .file(path: path))
+            _ = try await raw.query(
+                "INSERT INTO dialogue_events (room_id, room_offset, epoch, event, data, sender, timestamp) VALUES ('r', 4, 1, 'm', '{broken', 'x', 0)"
+            )
+            try await raw.close()
+            let second = try await SQLiteHistoryStore(path: path, logger: testLogger)
+            #expect(try await second.open() == ["r": RoomLog(epoch: 1, lastOffset: 3)], "migrations ran once; the log survived")
+            #expect(try await second.events(roomId: "r", eventName: "m", start: 0, end: 10).map(\.offset) == [3, 2, 1], "the corrupt row is skipped")
+            await second.close()
+        }
+    }
+}
