@@ -34,6 +34,9 @@ public struct DialogueConfiguration: Sendable {
     public var maxHistoryRooms: Int
     /// Whether and how much clients may create rooms with `dialogue:createRoom`.
     public var clientRooms: ClientRoomPolicy
+    /// The most events replayed to a reconnecting client; one that missed more gets the newest history
+    /// instead (and is told recovery failed). Defaults to 1000.
+    public var maxRecoveryEvents: Int
     /// Where kept events are stored durably (every event whose definition has history enabled); `nil` keeps
     /// history in memory only (bounded by each event's limit, evictions go to `events.onCleanup`). The server
     /// opens it when it starts and closes it when it stops. Defaults to `nil`.
@@ -55,6 +58,7 @@ public struct DialogueConfiguration: Sendable {
         maxHistoryRooms: Int = 1000,
         clientRooms: ClientRoomPolicy = ClientRoomPolicy(),
         maxRoomsPerClient: Int = 100,
+        maxRecoveryEvents: Int = 1000,
         historyStore: (any HistoryStore)? = nil
     ) {
         precondition(maxRoomsPerClient > 0, "maxRoomsPerClient must be positive")
@@ -74,6 +78,7 @@ public struct DialogueConfiguration: Sendable {
         self.clientRooms = clientRooms
         self.maxRoomsPerClient = maxRoomsPerClient
         self.historyStore = historyStore
+        self.maxRecoveryEvents = maxRecoveryEvents
     }
 
     /// Cross-origin rules for long-polling. Defaults to reflecting the request's origin with credentials,

@@ -82,9 +82,10 @@ extension DialogueServer {
         case fromTemplate(RoomState)
     }
 
-    /// Joins `client` to a room; `asked` when the client asked (then `clients.beforeJoin` decides).
+    /// Joins `client` to a room; `asked` when the client asked (then `clients.beforeJoin` decides); `resume`
+    /// when a reconnecting client says what it saw (then it gets what it missed, or is told it cannot).
     @discardableResult
-    func join(_ client: ConnectedClient, _ roomId: String, asked: Bool) async throws(DialogueError) -> Room {
+    func join(_ client: ConnectedClient, _ roomId: String, asked: Bool, resume: Resume? = nil) async throws(DialogueError) -> JoinOutcome {
         let target = try state.withLock { state throws(DialogueError) -> JoinTarget in
             guard let clientState = state.clients[client.id] else { throw DialogueError(.notConnected, "The client is not connected") }
             if let room = state.rooms[roomId] {
@@ -98,8 +99,9 @@ extension DialogueServer {
         let room: Room
         switch target {
         case .joined(let joined):
-            client.socket.emit("dialogue:joined", ["roomId": .string(roomId), "roomName": .string(joined.name)])
-            return joined
+            let payload: SocketValue = ["roomId": .string(roomId), "roomName": .string(joined.name)]
+            client.socket.emit("dialogue:joined", payload)
+            return JoinOutcome(room: joined, joined: payload, subscriptions: client.subscriptions(roomId))
         case .existing(let existing):
             (room, prospective) = (existing, nil)
         case .fromTemplate(let roomState):
@@ -115,41 +117,58 @@ extension DialogueServer {
             }
             if case .deny(let reason) = decision { throw DialogueError(.joinDenied, reason) }
         }
-        let (joined, created, history) = try state.withLock { state throws(DialogueError) -> (Room?, Room?, [AnyEventMessage]) in
-            guard let joinedRooms = state.clients[client.id]?.subscriptions.count else { throw DialogueError(.notConnected, "The client is not connected") }
-            if asked, joinedRooms >= configuration.maxRoomsPerClient {
-                throw DialogueError(.permissionDenied, "A connection may be in at most \(configuration.maxRoomsPerClient) rooms; leave one first")
+        // Held from the snapshot until the catch-up is sent, so live delivery resumes exactly after it.
+        let gated = await acquireGate(roomId)
+        let snapshot: JoinSnapshot
+        do {
+            snapshot = try state.withLock { state throws(DialogueError) -> JoinSnapshot in
+                guard let joinedRooms = state.clients[client.id]?.subscriptions.count else { throw DialogueError(.notConnected, "The client is not connected") }
+                if asked, joinedRooms >= configuration.maxRoomsPerClient {
+                    throw DialogueError(.permissionDenied, "A connection may be in at most \(configuration.maxRoomsPerClient) rooms; leave one first")
+                }
+                var created: Room?
+                if state.rooms[roomId] == nil {
+                    guard let prospective else { throw .roomNotFound(roomId) }
+                    state.rooms[roomId] = prospective
+                    created = Room(id: roomId, state: prospective, server: self)
+                }
+                guard var room = state.rooms[roomId] else { throw .roomNotFound(roomId) }
+                let handle = Room(id: roomId, state: room, server: self)
+                let delivered = state.turns[roomId]?.delivered ?? state.logs[roomId]?.lastOffset ?? 0
+                var snapshot = JoinSnapshot(room: handle, created: created, delivered: delivered, epoch: state.logs[roomId]?.epoch)
+                if state.clients[client.id]?.subscriptions[roomId] != nil { return snapshot }
+                if let maxSize = room.configuration.maxSize, room.members.count >= maxSize {
+                    throw DialogueError(.roomFull, "Room '\(roomId)' is at capacity")
+                }
+                let subscriptions = OrderedSet(resume?.subscriptions ?? room.configuration.defaultSubscriptions)
+                if let refused = subscriptions.first(where: { $0 != "*" && !room.configuration.events.allows($0) }) {
+                    throw .eventNotAllowed(refused, roomId)
+                }
+                room.members.append(client.id)
+                state.rooms[roomId] = room
+                state.clients[client.id]?.subscriptions[roomId] = subscriptions
+                for eventName in subscriptions { client.socket.join(Self.subscriptionRoom(roomId, eventName)) }
+                snapshot.isNew = true
+                snapshot.subscriptions = subscriptions
+                snapshot.recent = state.history.latest(roomId: roomId).filter { ($0.offset ?? 0) <= delivered }
+                return snapshot
             }
-            var created: Room?
-            if state.rooms[roomId] == nil {
-                guard let prospective else { throw .roomNotFound(roomId) }
-                state.rooms[roomId] = prospective
-                created = Room(id: roomId, state: prospective, server: self)
-            }
-            guard var room = state.rooms[roomId] else { throw .roomNotFound(roomId) }
-            let handle = Room(id: roomId, state: room, server: self)
-            if state.clients[client.id]?.subscriptions[roomId] != nil { return (nil, created, []) }
-            if let maxSize = room.configuration.maxSize, room.members.count >= maxSize {
-                throw DialogueError(.roomFull, "Room '\(roomId)' is at capacity")
-            }
-            room.members.append(client.id)
-            state.rooms[roomId] = room
-            let subscriptions = OrderedSet(room.configuration.defaultSubscriptions)
-            state.clients[client.id]?.subscriptions[roomId] = subscriptions
-            for eventName in subscriptions { client.socket.join(Self.subscriptionRoom(roomId, eventName)) }
-            let history = room.configuration.syncHistoryOnJoin.limit.map { state.history.latest(roomId: roomId, limit: $0) } ?? []
-            return (handle, created, history)
+        } catch {
+            if gated { releaseGate(roomId) }
+            throw error
         }
-        if let created { await announceCreated(created) }
-        let current = joined ?? room
-        client.socket.emit("dialogue:joined", ["roomId": .string(roomId), "roomName": .string(current.name)])
-        guard joined != nil else { return current }
-        if !history.isEmpty {
-            client.socket.emit("dialogue:history", ["roomId": .string(roomId), "events": .array(history.map(\.socketValue))])
+        if let created = snapshot.created { await announceCreated(created) }
+        guard snapshot.isNew else {
+            if gated { releaseGate(roomId) }
+            let payload = snapshot.joinedPayload(recovered: nil)
+            client.socket.emit("dialogue:joined", payload)
+            return JoinOutcome(room: snapshot.room, joined: payload, subscriptions: client.subscriptions(roomId))
         }
+        let payload = await catchUp(client, snapshot, resume: resume)
+        if gated { releaseGate(roomId) }
         logger.debug("client joined", metadata: ["dialogue.client": .string(client.id), "dialogue.room": .string(roomId)])
         await runHook("clients.onJoined") { try await configuration.hooks.clients.onJoined?(client, roomId) }
-        return current
+        return JoinOutcome(room: snapshot.room, joined: payload, subscriptions: Array(snapshot.subscriptions))
     }
 
     func leave(_ client: ConnectedClient, _ roomId: String) async throws(DialogueError) {

@@ -4,13 +4,45 @@ import SocketIO
 
 /// Each room's history log: offsets, durable appends, delivery in offset order.
 extension DialogueServer {
-    /// Where a room's log stands, and which offsets have been delivered.
+    /// The delivery order of a room: events go out one at a time in offset order, and a joining client
+    /// can hold the room between two deliveries (the gate) to get an exact "everything up to here" snapshot.
     struct RoomTurns {
         /// The newest offset delivered, or given up on; the next one may go.
         var delivered: Int64
         /// Offsets finished out of order, waiting for the ones before them.
         var finished: Set<Int64> = []
         var waiters: [Int64: CheckedContinuation<Void, Never>] = [:]
+        /// The offset being delivered now.
+        var delivering: Int64?
+        /// Whether a join holds the room.
+        var gated = false
+        var gateWaiters: [(id: Int, continuation: CheckedContinuation<Bool, Never>)] = []
+        var nextGateWaiter = 0
+
+        /// Lets the next one go: a waiting join first, else the next offset. Returns whom to resume.
+        mutating func grantNext() -> Resumption? {
+            guard !gated, delivering == nil else { return nil }
+            if !gateWaiters.isEmpty {
+                gated = true
+                let waiter = gateWaiters.removeFirst()
+                return .gate(waiter.continuation)
+            }
+            guard let next = waiters.removeValue(forKey: delivered + 1) else { return nil }
+            delivering = delivered + 1
+            return .turn(next)
+        }
+
+        enum Resumption {
+            case turn(CheckedContinuation<Void, Never>)
+            case gate(CheckedContinuation<Bool, Never>)
+
+            func resume() {
+                switch self {
+                case .turn(let continuation): continuation.resume()
+                case .gate(let continuation): continuation.resume(returning: true)
+                }
+            }
+        }
     }
 
     /// Delivers `message` to the room's subscribers.
@@ -57,7 +89,12 @@ extension DialogueServer {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let now = state.withLock { state -> Bool in
                     // Checked under the lock: a cancellation that ran before this registration finds no waiter.
-                    guard !Task.isCancelled, let turns = state.turns[roomId], turns.delivered < offset - 1 else { return true }
+                    guard !Task.isCancelled, var turns = state.turns[roomId] else { return true }
+                    if !turns.gated, turns.delivering == nil, turns.delivered == offset - 1 {
+                        turns.delivering = offset
+                        state.turns[roomId] = turns
+                        return true
+                    }
                     state.turns[roomId]?.waiters[offset] = continuation
                     return false
                 }
@@ -69,11 +106,53 @@ extension DialogueServer {
     }
 
     private func finishTurn(_ roomId: String, _ offset: Int64) {
-        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        let next = state.withLock { state -> RoomTurns.Resumption? in
             guard var turns = state.turns[roomId] else { return nil }
+            if turns.delivering == offset { turns.delivering = nil }
             turns.finished.insert(offset)
             while turns.finished.remove(turns.delivered + 1) != nil { turns.delivered += 1 }
-            let next = turns.waiters.removeValue(forKey: turns.delivered + 1)
+            let next = turns.grantNext()
+            state.turns[roomId] = turns
+            return next
+        }
+        next?.resume()
+    }
+
+    /// Holds the room between two deliveries; returns `false` if it could not (cancelled, room reset).
+    func acquireGate(_ roomId: String) async -> Bool {
+        let id = state.withLock { state -> Int in
+            if state.turns[roomId] == nil { state.turns[roomId] = RoomTurns(delivered: state.logs[roomId]?.lastOffset ?? 0) }
+            state.turns[roomId]?.nextGateWaiter += 1
+            return state.turns[roomId]?.nextGateWaiter ?? 0
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                let now = state.withLock { state -> Bool? in
+                    guard !Task.isCancelled, var turns = state.turns[roomId] else { return false }
+                    if !turns.gated, turns.delivering == nil, turns.gateWaiters.isEmpty {
+                        turns.gated = true
+                        state.turns[roomId] = turns
+                        return true
+                    }
+                    state.turns[roomId]?.gateWaiters.append((id, continuation))
+                    return nil
+                }
+                if let now { continuation.resume(returning: now) }
+            }
+        } onCancel: {
+            state.withLock { state -> CheckedContinuation<Bool, Never>? in
+                guard let index = state.turns[roomId]?.gateWaiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.turns[roomId]?.gateWaiters.remove(at: index).continuation
+            }?.resume(returning: false)
+        }
+    }
+
+    /// Lets deliveries go on after ``acquireGate(_:)``.
+    func releaseGate(_ roomId: String) {
+        let next = state.withLock { state -> RoomTurns.Resumption? in
+            guard var turns = state.turns[roomId] else { return nil }
+            turns.gated = false
+            let next = turns.grantNext()
             state.turns[roomId] = turns
             return next
         }
@@ -83,13 +162,15 @@ extension DialogueServer {
     /// Starts a new epoch for a room whose history was deleted: memory, store, offsets from 1 again.
     func resetLog(_ roomId: String) async {
         let epoch = Self.newEpoch()
-        let waiting = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            guard state.logs[roomId] != nil || state.turns[roomId] != nil else { return [] }
+        let old = state.withLock { state -> RoomTurns? in
+            guard state.logs[roomId] != nil || state.turns[roomId] != nil else { return nil }
             state.logs[roomId] = RoomLog(epoch: epoch, lastOffset: 0)
             defer { state.turns[roomId] = RoomTurns(delivered: 0) }
-            return Array(state.turns[roomId]?.waiters.values ?? [:].values)
+            return state.turns[roomId]
         }
-        for waiter in waiting { waiter.resume() }
+        // Whoever waited on the old log goes on (their events belong to the deleted history).
+        for waiter in old?.waiters.values ?? [:].values { waiter.resume() }
+        for waiter in old?.gateWaiters ?? [] { waiter.continuation.resume(returning: false) }
         guard let store = configuration.historyStore else { return }
         do {
             try await store.reset(roomId: roomId, epoch: epoch)

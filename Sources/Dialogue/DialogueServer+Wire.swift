@@ -9,8 +9,10 @@ import SocketIOServer
 extension DialogueServer {
     func installWireHandlers(on socket: ServerSocket, client: ConnectedClient) {
         handle(socket, "dialogue:join") { [unowned self] request throws(DialogueError) in
-            let room = try await join(client, request.string("roomId"), asked: true)
-            return ["roomId": .string(room.id), "roomName": .string(room.name)]
+            let outcome = try await join(client, request.string("roomId"), asked: true, resume: request.resume())
+            var answer = outcome.joined.objectValue ?? [:]
+            answer["subscriptions"] = .array(outcome.subscriptions.map(SocketValue.string))
+            return answer
         }
         handle(socket, "dialogue:leave") { [unowned self] request throws(DialogueError) in
             try await leave(client, request.string("roomId"))
@@ -168,6 +170,30 @@ struct WireRequest: Sendable {
             return string
         default: throw DialogueError(.invalidRequest, "\(name) must be a string", field: name)
         }
+    }
+
+    /// `offset` (and `epoch`, `subscriptions`) of a re-join: what the client saw before it reconnected.
+    func resume() throws(DialogueError) -> Resume? {
+        guard let offset = try optionalInt("offset") else { return nil }
+        var epoch: Int64?
+        switch value["epoch"] {
+        case nil, .null?: break
+        case .int(let number)?: epoch = number
+        default: throw DialogueError(.invalidRequest, "epoch must be an integer", field: "epoch")
+        }
+        var subscriptions: [String]?
+        switch value["subscriptions"] {
+        case nil, .null?: break
+        case .array(let names)?:
+            subscriptions = try names.map { name throws(DialogueError) -> String in
+                guard case .string(let text) = name, !text.isEmpty else {
+                    throw DialogueError(.invalidRequest, "subscriptions must be event names", field: "subscriptions")
+                }
+                return text
+            }
+        default: throw DialogueError(.invalidRequest, "subscriptions must be an array of event names", field: "subscriptions")
+        }
+        return Resume(offset: Int64(offset), epoch: epoch, subscriptions: subscriptions)
     }
 
     func optionalInt(_ name: String) throws(DialogueError) -> Int? {

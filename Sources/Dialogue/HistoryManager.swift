@@ -78,6 +78,13 @@ public struct HistoryManager: Sendable {
         return all.prefix(limit ?? all.count).map(\.message)
     }
 
+    /// The room's events of every name with an offset above `offset`, oldest first.
+    public func events(roomId: String, after offset: Int64) -> [AnyEventMessage] {
+        guard let room = rooms[roomId] else { return [] }
+        return room.events.values.flatMap { $0 }.filter { ($0.message.offset ?? 0) > offset }
+            .sorted { $0.sequence < $1.sequence }.map(\.message)
+    }
+
     /// The event names with history in a room.
     public func eventNames(roomId: String) -> [String] {
         rooms[roomId].map { Array($0.events.keys).sorted() } ?? []

@@ -27,6 +27,7 @@ public final class DialogueClient: Sendable {
     private let roomCreatedHub = SignalHub<RoomInfo>()
     private let roomDeletedHub = SignalHub<String>()
     private let stateHub = SignalHub<DialogueClientState>()
+    private let recoveryHub = SignalHub<Recovery>()
 
     struct State {
         var phase: DialogueClientState = .disconnected
@@ -59,6 +60,9 @@ public final class DialogueClient: Sendable {
     public var roomCreated: ClientSignal<RoomInfo> { roomCreatedHub.signal }
     /// A room was deleted; the value is its id.
     public var roomDeleted: ClientSignal<String> { roomDeletedHub.signal }
+    /// After each reconnection, per room: whether the server replayed every event missed while away
+    /// (`false`: too many or too old; the newest history arrives on ``history`` instead).
+    public var recoveries: ClientSignal<Recovery> { recoveryHub.signal }
     /// Every change of ``state``.
     public var stateChanges: ClientSignal<DialogueClientState> { stateHub.signal }
 
@@ -222,7 +226,8 @@ public final class DialogueClient: Sendable {
         }
         for room in rooms {
             do {
-                try await room.rejoin()
+                let recovered = try await room.rejoin()
+                recoveryHub.send(Recovery(roomId: room.roomId, recovered: recovered))
             } catch {
                 logger.warning("re-join failed", metadata: ["dialogue.room": .string(room.roomId), "dialogue.error": "\(error)"])
                 storage.withLock { _ = $0.rooms.removeValue(forKey: room.roomId) }
@@ -248,9 +253,11 @@ public final class DialogueClient: Sendable {
             // Joins the server made (a hook's client.join) get a context too.
             guard let roomId = payload["roomId"]?.stringValue else { return }
             let roomName = payload["roomName"]?.stringValue ?? roomId
-            storage.withLock { state in
+            let room = storage.withLock { state in
                 if state.rooms[roomId] == nil { state.rooms[roomId] = RoomContext(client: self, roomId: roomId, roomName: roomName) }
+                return state.rooms[roomId]
             }
+            room?.update(from: payload)
         case "dialogue:left":
             guard let roomId = payload["roomId"]?.stringValue else { return }
             storage.withLock { _ = $0.rooms.removeValue(forKey: roomId) }
@@ -317,7 +324,7 @@ public final class DialogueClient: Sendable {
             let room = RoomContext(client: self, roomId: roomId, roomName: answer["roomName"]?.stringValue ?? roomId)
             state.rooms[roomId] = room
             return room
-        }
+        }.updated(from: answer)
     }
 
     /// The context of a joined room.

@@ -139,6 +139,18 @@ public struct RoomInfo: Sendable, Equatable {
     }
 }
 
+/// Whether a reconnection recovered everything missed in a room.
+public struct Recovery: Sendable, Equatable {
+    public let roomId: String
+    /// `true`: every missed event was replayed, in order, before live ones.
+    public let recovered: Bool
+
+    public init(roomId: String, recovered: Bool) {
+        self.roomId = roomId
+        self.recovered = recovered
+    }
+}
+
 /// History the server sent when a room was joined.
 public struct JoinHistory: Sendable {
     public let roomId: String

@@ -16,8 +16,15 @@ public final class RoomContext: Sendable {
     public let roomName: String
     private unowned let client: DialogueClient
     private let messages = SignalHub<AnyEventMessage>()
-    /// Subscription changes the app made, replayed in order after a reconnection's re-join.
-    private let subscriptionChanges = Mutex<[(event: String, name: String)]>([])
+    /// Where the client stands in the room's log, and its subscriptions: what a re-join after a reconnection
+    /// sends, so the server replays what was missed and restores the subscriptions.
+    private let position = Mutex(Position())
+
+    struct Position {
+        var epoch: Int64?
+        var lastOffset: Int64 = 0
+        var subscriptions: OrderedSet<String>?
+    }
 
     init(client: DialogueClient, roomId: String, roomName: String) {
         self.client = client
@@ -99,8 +106,26 @@ public final class RoomContext: Sendable {
     }
 
     func deliver(_ message: AnyEventMessage) {
+        if let offset = message.offset {
+            position.withLock { $0.lastOffset = max($0.lastOffset, offset) }
+        }
         messages.send(message)
     }
+
+    /// Takes the log position and subscriptions from a `dialogue:joined` payload or a join's answer.
+    func update(from joined: SocketValue) {
+        position.withLock { position in
+            if case .int(let epoch)? = joined["epoch"] {
+                if position.epoch != epoch { position.lastOffset = 0 }
+                position.epoch = epoch
+            }
+            if case .int(let offset)? = joined["offset"] { position.lastOffset = max(position.lastOffset, offset) }
+            if let names = joined["subscriptions"]?.arrayValue { position.subscriptions = OrderedSet(names.compactMap(\.stringValue)) }
+        }
+    }
+
+    /// The last offset this client saw in the room (its events, or the room's position when it joined).
+    public var lastOffset: Int64 { position.withLock { $0.lastOffset } }
 
     // MARK: Subscriptions
 
@@ -121,15 +146,24 @@ public final class RoomContext: Sendable {
 
     private func change(_ event: String, _ eventName: String) async throws {
         _ = try await client.request(event, ["roomId": .string(roomId), "eventName": .string(eventName)])
-        subscriptionChanges.withLock { $0.append((event, eventName)) }
+        position.withLock { position in
+            if event == "dialogue:unsubscribe" { position.subscriptions?.remove(eventName) } else { position.subscriptions?.append(eventName) }
+        }
     }
 
-    /// After a reconnection: join again and replay the subscription changes.
-    func rejoin() async throws {
-        _ = try await client.request("dialogue:join", ["roomId": .string(roomId)], rejoining: true)
-        for change in subscriptionChanges.withLock({ $0 }) {
-            _ = try await client.request(change.event, ["roomId": .string(roomId), "eventName": .string(change.name)], rejoining: true)
+    /// After a reconnection: join again, saying what was seen, so the server replays what was missed (in
+    /// order, before live events) and restores the subscriptions.
+    /// - Returns: whether the server could replay everything missed (`false`: it sent the newest history).
+    func rejoin() async throws -> Bool {
+        let resume = position.withLock { position in
+            var payload: OrderedDictionary<SocketKey, SocketValue> = ["roomId": .string(roomId), "offset": .int(position.lastOffset)]
+            if let epoch = position.epoch { payload["epoch"] = .int(epoch) }
+            if let subscriptions = position.subscriptions { payload["subscriptions"] = .array(subscriptions.map(SocketValue.string)) }
+            return SocketValue.object(payload)
         }
+        let answer = try await client.request("dialogue:join", resume, rejoining: true)
+        update(from: answer)
+        return answer["recovered"] != false
     }
 
     // MARK: History and leaving
@@ -152,5 +186,13 @@ public final class RoomContext: Sendable {
     public func leave() async throws {
         client.forget(roomId)
         _ = try await client.request("dialogue:leave", ["roomId": .string(roomId)])
+    }
+}
+
+extension RoomContext {
+    /// This context, after taking the position from a join's answer.
+    func updated(from answer: SocketValue) -> RoomContext {
+        update(from: answer)
+        return self
     }
 }

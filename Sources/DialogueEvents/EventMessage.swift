@@ -68,6 +68,6 @@ extension EventMessage where Payload == SocketValue {
     /// The message with its payload decoded as `Payload`.
     /// - Throws: ``SchemaViolation`` when the payload does not decode.
     public func decoded<Typed: Decodable & Sendable>(as type: Typed.Type) throws(SchemaViolation) -> EventMessage<Typed> {
-        EventMessage<Typed>(event: event, roomId: roomId, data: try PayloadCoding.decode(type, from: data), from: from, timestamp: timestamp, meta: meta)
+        EventMessage<Typed>(event: event, roomId: roomId, data: try PayloadCoding.decode(type, from: data), from: from, timestamp: timestamp, meta: meta, offset: offset)
     }
 }

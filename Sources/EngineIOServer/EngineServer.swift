@@ -246,14 +246,16 @@ public final class EngineServer: Service, Sendable {
                         break
                     }
                 }
-                // The session is over (or this WebSocket lost its trial): start the close handshake rather
-                // than rely on cancelling the reader, so a silent client sees the close at once.
-                try? await outbound.close(.goingAway, reason: nil)
             }
             group.addTask {
                 await self.readWebSocket(inbound, session: session)
             }
             await group.next()
+            // The session is over (or this WebSocket lost its trial, or the client left): start the close
+            // handshake from this task, which is not cancelled. Closing from a cancelled child could mark the
+            // socket closing without sending the frame, and then the client would wait for it; and the
+            // reader, blocked on a silent client, ends only once the client answers the close.
+            try? await outbound.close(.goingAway, reason: nil)
             group.cancelAll()
         }
         session.transportClosed(.webSocket)

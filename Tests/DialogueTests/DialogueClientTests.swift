@@ -8,13 +8,11 @@ import Testing
 @discardableResult
 func withClient<Result: Sendable>(
     _ url: String, auth: SocketValue = [:], reconnectionAttempts: Int = 5,
+    backoff: Backoff = Backoff(initial: .milliseconds(20), maximum: .milliseconds(100)),
     _ body: @Sendable (DialogueClient) async throws -> Result
 ) async throws -> Result {
     let client = DialogueClient(
-        configuration: DialogueClientConfiguration(
-            url: url, auth: auth, reconnectionAttempts: reconnectionAttempts,
-            backoff: Backoff(initial: .milliseconds(20), maximum: .milliseconds(100))
-        ),
+        configuration: DialogueClientConfiguration(url: url, auth: auth, reconnectionAttempts: reconnectionAttempts, backoff: backoff),
         logger: testLogger
     )
     let result: Swift.Result<Result, any Error>
