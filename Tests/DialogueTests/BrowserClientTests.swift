@@ -34,6 +34,8 @@ struct BrowserClientTests {
             router.post("/browser-test/drop") { _, _ -> HTTPResponse.Status in
                 let dropped = dialogue.getClients("browser").first
                 dropped?.socket.closeConnection()
+                // Sent while the browser is away: it must arrive after the reconnection (replayed).
+                try await dialogue.trigger("general", Message, ChatMessage(text: "while away", senderId: "system"))
                 Task {
                     try await eventually("the browser is back in its room", timeout: .seconds(10)) {
                         dialogue.getClients("browser").contains { $0.id != dropped?.id && $0.rooms() == ["general"] }

@@ -1,7 +1,8 @@
 // Dialogue browser client: an ES module with no dependencies, served by a Dialogue server at
 // /dialogue/client.js. It speaks Socket.IO v5 over an Engine.IO v4 WebSocket and has the API shape of
 // the TypeScript original's client (createDialogueClient, RoomContext), with requests matched to their
-// answers by Socket.IO acknowledgements, and reconnection that re-joins rooms and re-applies subscriptions.
+// answers by Socket.IO acknowledgements, and reconnection that re-joins rooms, restores subscriptions and
+// gets the events missed meanwhile.
 //
 //   import { createDialogueClient } from "/dialogue/client.js";
 //   const client = createDialogueClient({ url: location.origin, auth: { userId: "alice" } });
@@ -88,7 +89,10 @@ export function createDialogueClient(options = {}) {
     switch (event) {
       case "dialogue:connected": announced(payload); break;
       case "dialogue:event": rooms.get(payload.roomId)?._deliver(payload); break;
-      case "dialogue:joined": if (!rooms.has(payload.roomId)) rooms.set(payload.roomId, roomContext(payload.roomId, payload.roomName)); break;
+      case "dialogue:joined":
+        if (!rooms.has(payload.roomId)) rooms.set(payload.roomId, roomContext(payload.roomId, payload.roomName));
+        rooms.get(payload.roomId)._update(payload);
+        break;
       case "dialogue:left": rooms.delete(payload.roomId); break;
       case "dialogue:history": on.history.emit(payload.roomId, payload.events); break;
       case "dialogue:roomCreated": on.roomCreated.emit(payload); break;
@@ -146,8 +150,15 @@ export function createDialogueClient(options = {}) {
 
   function roomContext(roomId, roomName) {
     const handlers = listeners();
-    const changes = [];
-    const change = async (event, eventName) => { await request(event, { roomId, eventName }); changes.push([event, eventName]); };
+    // Where the client stands in the room's log: a re-join sends it, so the server replays what was missed
+    // and restores the subscriptions.
+    const position = { epoch: undefined, offset: 0, subscriptions: undefined };
+    const change = async (event, eventName) => {
+      await request(event, { roomId, eventName });
+      if (!position.subscriptions) return;
+      if (event === "dialogue:unsubscribe") position.subscriptions = position.subscriptions.filter((name) => name !== eventName);
+      else if (!position.subscriptions.includes(eventName)) position.subscriptions.push(eventName);
+    };
     return {
       roomId, roomName,
       /** Calls handler(message) for events named `eventName`; returns an unsubscribe function. */
@@ -162,10 +173,16 @@ export function createDialogueClient(options = {}) {
       /** Events [start, end) of one name, newest first. */
       async getHistory(eventName, start = 0, end = 50) { return (await request("dialogue:getHistory", { roomId, eventName, start, end })).events; },
       async leave() { rooms.delete(roomId); await request("dialogue:leave", { roomId }); },
-      _deliver(message) { handlers.emit(message); },
+      _deliver(message) { if (message.offset > position.offset) position.offset = message.offset; handlers.emit(message); },
+      _update(joined) {
+        if (joined.epoch !== undefined) { if (joined.epoch !== position.epoch) position.offset = 0; position.epoch = joined.epoch; }
+        if (joined.offset > position.offset) position.offset = joined.offset;
+        if (joined.subscriptions) position.subscriptions = [...joined.subscriptions];
+      },
       async _rejoin() {
-        await request("dialogue:join", { roomId }, { rejoining: true });
-        for (const [event, eventName] of changes) await request(event, { roomId, eventName }, { rejoining: true });
+        const answer = await request("dialogue:join", { roomId, offset: position.offset, epoch: position.epoch, subscriptions: position.subscriptions }, { rejoining: true });
+        this._update(answer);
+        if (answer.recovered === false) on.error.emit(new Error(`could not replay everything missed in ${roomId}; history was sent instead`));
       },
     };
   }
@@ -192,6 +209,7 @@ export function createDialogueClient(options = {}) {
       if (rooms.has(roomId)) return rooms.get(roomId);
       const answer = await request("dialogue:join", { roomId });
       if (!rooms.has(roomId)) rooms.set(roomId, roomContext(roomId, answer.roomName));
+      rooms.get(roomId)._update(answer);
       return rooms.get(roomId);
     },
     getRoom(roomId) { return rooms.get(roomId) ?? null; },
