@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "DialogueClient", targets: ["DialogueClient"]),
         .library(name: "DialogueStorage", targets: ["DialogueStorage"]),
         .library(name: "DialogueSQLite", targets: ["DialogueSQLite"]),
+        .library(name: "DialoguePostgres", targets: ["DialoguePostgres"]),
         .executable(name: "socketio-fixture", targets: ["SocketIOFixture"]),
         .executable(name: "dialogue", targets: ["DialogueCLI"]),
         .executable(name: "dialogue-examples", targets: ["DialogueExamples"]),
@@ -29,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/vapor/sqlite-nio", from: "1.13.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // Pure Engine.IO v4: packets, payload codec, session state machine. No HTTP framework.
@@ -79,6 +81,15 @@ let package = Package(
             dependencies: [
                 "DialogueStorage", "DialogueEvents", "SocketIO",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The history store in PostgreSQL (postgres-nio, group commit), for more than one machine.
+        .target(
+            name: "DialoguePostgres",
+            dependencies: [
+                "DialogueStorage", "DialogueEvents", "SocketIO",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -144,7 +155,7 @@ let package = Package(
         .testTarget(
             name: "DialogueTests",
             dependencies: [
-                "Dialogue", "DialogueClient", "DialogueExamples", "DialogueStorage", "DialogueSQLite", "SocketIOClient", "SocketIOServer",
+                "Dialogue", "DialogueClient", "DialogueExamples", "DialogueStorage", "DialogueSQLite", "DialoguePostgres", "SocketIOClient", "SocketIOServer",
                 "EngineIOServer", "TestSupport",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -117,13 +117,17 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
         if configuration.hooks.socket.authenticate == nil {
             logger.warning("No socket.authenticate hook: user ids are whatever clients claim (auth.userId). Fine for development; set an authenticate hook in production.")
         }
-        try await openStore()
-        ready.fire()
-        for room in rooms() { await runHook("rooms.onCreated") { try await configuration.hooks.rooms.onCreated?(room) } }
-        try await io.run()
-        let evictions = state.withLock { $0.history.removeAll() }
-        await cleanup(evictions)
-        await configuration.historyStore?.close()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            if let store = configuration.historyStore { group.addTask { try await store.run() } }
+            try await openStore()
+            ready.fire()
+            for room in rooms() { await runHook("rooms.onCreated") { try await configuration.hooks.rooms.onCreated?(room) } }
+            try await io.run()
+            let evictions = state.withLock { $0.history.removeAll() }
+            await cleanup(evictions)
+            await configuration.historyStore?.close()
+            group.cancelAll()
+        }
     }
 
     /// Binds `configuration.host:configuration.port` and serves in the background until ``stop()``.

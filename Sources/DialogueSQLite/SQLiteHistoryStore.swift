@@ -4,7 +4,6 @@ import Foundation
 import Logging
 import SQLiteNIO
 import SocketIO
-import Synchronization
 
 /// A ``HistoryStore`` in an SQLite file: embedded, nothing to install (SQLite is vendored by sqlite-nio).
 ///
@@ -20,21 +19,7 @@ public final class SQLiteHistoryStore: HistoryStore {
     let writer: SQLiteConnection
     let reader: SQLiteConnection
     let logger: Logger
-    private let queue = Mutex(AppendQueue())
-
-    private struct AppendQueue {
-        var pending: [Entry] = []
-        var writing = false
-        var nextID = 0
-    }
-
-    private struct Entry {
-        let id: Int
-        let events: [StoredEvent]
-        let continuation: CheckedContinuation<Role, any Error>
-    }
-
-    private enum Role { case done, lead }
+    private let commits = GroupCommit()
 
     /// Opens (creating if needed) the database at `path`; its folder must exist.
     public init(path: String, logger: Logger) async throws {
@@ -67,44 +52,7 @@ public final class SQLiteHistoryStore: HistoryStore {
     // MARK: Appending (group commit)
 
     public func append(_ events: [StoredEvent]) async throws {
-        guard !events.isEmpty else { return }
-        let id = queue.withLock { queue in
-            queue.nextID += 1
-            return queue.nextID
-        }
-        let role = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Role, any Error>) in
-            let lead = queue.withLock { queue -> Bool in
-                queue.pending.append(Entry(id: id, events: events, continuation: continuation))
-                if queue.writing { return false }
-                queue.writing = true
-                return true
-            }
-            if lead { continuation.resume(returning: .lead) }
-        }
-        guard role == .lead else { return }
-        // The leader writes everything waiting (its own events included) in one transaction, then hands the
-        // lead to the first append that arrived meanwhile.
-        let batch = queue.withLock { queue in
-            defer { queue.pending = [] }
-            return queue.pending
-        }
-        let result: Result<Role, any Error>
-        do {
-            try await write(batch.flatMap(\.events))
-            result = .success(.done)
-        } catch {
-            result = .failure(error)
-        }
-        for entry in batch where entry.id != id { entry.continuation.resume(with: result) }
-        let next = queue.withLock { queue -> Entry? in
-            guard let first = queue.pending.first else {
-                queue.writing = false
-                return nil
-            }
-            return first
-        }
-        next?.continuation.resume(returning: .lead)
-        _ = try result.get()
+        try await commits.append(events) { batch in try await write(batch) }
     }
 
     private func write(_ events: [StoredEvent]) async throws {

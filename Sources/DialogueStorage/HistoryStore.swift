@@ -33,6 +33,10 @@ public struct RoomLog: Sendable, Equatable {
 /// Implementations: ``InMemoryHistoryStore`` (tests, and servers that need no durability), `SQLiteHistoryStore`
 /// (module `DialogueSQLite`, the default of `dialogue serve`). A store is used by one server process.
 public protocol HistoryStore: Sendable {
+    /// Runs the store's background work (a connection pool, say) until cancelled; the server runs it for
+    /// the store's whole life, before ``open()``. Stores without any return at once.
+    func run() async throws
+
     /// Prepares the store (runs its migrations) and returns every room's log position.
     func open() async throws -> [String: RoomLog]
 
@@ -57,4 +61,8 @@ public protocol HistoryStore: Sendable {
 
     /// Releases the store's resources.
     func close() async
+}
+
+extension HistoryStore {
+    public func run() async throws {}
 }

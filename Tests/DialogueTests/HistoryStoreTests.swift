@@ -1,4 +1,5 @@
 import Dialogue
+import DialoguePostgres
 import DialogueSQLite
 import DialogueStorage
 import Foundation
@@ -16,13 +17,38 @@ func withTemporaryDirectory<Result>(_ body: (URL) async throws -> Result) async 
 
 /// The stores under test: each test case runs against every implementation.
 enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
-    case memory, sqlite
+    case memory, sqlite, postgres
     var testDescription: String { rawValue }
 
+    /// The throwaway PostgreSQL that `./scripts/test` starts.
+    static var postgresURL: String? { ProcessInfo.processInfo.environment["DIALOGUE_POSTGRES_URL"] }
+
+    /// Makes a store (PostgreSQL: in a schema of its own) and runs `body` with it, the store's background
+    /// work running meanwhile.
+    func with<Result: Sendable>(in directory: URL, _ body: @Sendable (any HistoryStore) async throws -> Result) async throws -> Result {
+        let store: any HistoryStore
+        switch self {
+        case .memory: store = InMemoryHistoryStore()
+        case .sqlite: store = try await SQLiteHistoryStore(path: directory.appendingPathComponent("history.sqlite").path, logger: testLogger)
+        case .postgres:
+            let url = try #require(Self.postgresURL, "DIALOGUE_POSTGRES_URL is not set: run ./scripts/test (it starts a throwaway PostgreSQL)")
+            store = try PostgresHistoryStore(url: url, schema: "test_\(UUID().uuidString.prefix(8).lowercased())", logger: testLogger)
+        }
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await store.run() }
+            defer { group.cancelAll() }
+            return try await body(store)
+        }
+    }
+
+    /// A store for a server, which runs the store's background work itself.
     func make(in directory: URL) async throws -> any HistoryStore {
         switch self {
-        case .memory: InMemoryHistoryStore()
-        case .sqlite: try await SQLiteHistoryStore(path: directory.appendingPathComponent("history.sqlite").path, logger: testLogger)
+        case .memory: return InMemoryHistoryStore()
+        case .sqlite: return try await SQLiteHistoryStore(path: directory.appendingPathComponent("history.sqlite").path, logger: testLogger)
+        case .postgres:
+            let url = try #require(Self.postgresURL, "DIALOGUE_POSTGRES_URL is not set: run ./scripts/test (it starts a throwaway PostgreSQL)")
+            return try PostgresHistoryStore(url: url, schema: "test_\(UUID().uuidString.prefix(8).lowercased())", logger: testLogger)
         }
     }
 }
@@ -38,8 +64,7 @@ func stored(_ room: String, _ event: String, _ offset: Int64, epoch: Int64 = 1) 
 struct HistoryStoreTests {
     @Test(arguments: StoreKind.allCases)
     func appendPageCountAndReadAfterAnOffset(kind: StoreKind) async throws {
-        try await withTemporaryDirectory { directory in
-            let store = try await kind.make(in: directory)
+        try await withTemporaryDirectory { directory in try await kind.with(in: directory) { store in
             #expect(try await store.open().isEmpty)
             try await store.append((1...5).map { stored("r", $0.isMultiple(of: 2) ? "b" : "a", $0) })
             try await store.append([stored("other", "a", 1)])
@@ -55,13 +80,12 @@ struct HistoryStoreTests {
             #expect(try await store.count(roomId: "r", eventName: "a") == 0)
             #expect(try await store.open()["r"] == RoomLog(epoch: 2, lastOffset: 0))
             await store.close()
-        }
+        } }
     }
 
     @Test(arguments: StoreKind.allCases)
     func concurrentAppendsAreAllStoredInOrderPerRoom(kind: StoreKind) async throws {
-        try await withTemporaryDirectory { directory in
-            let store = try await kind.make(in: directory)
+        try await withTemporaryDirectory { directory in try await kind.with(in: directory) { store in
             _ = try await store.open()
             // 200 appends at once (group commit in SQLite); each room's offsets go in increasing order per task.
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -76,7 +100,7 @@ struct HistoryStoreTests {
                 #expect(try await store.events(roomId: "room-\(room)", after: 0, limit: 100).map(\.offset) == Array(1...50))
             }
             await store.close()
-        }
+        } }
     }
 
     @Test func sqliteKeepsEverythingAcrossReopeningAndSkipsCorruptRows() async throws {

@@ -1,0 +1,193 @@
+import DialogueEvents
+import DialogueStorage
+import Logging
+import PostgresNIO
+import SocketIO
+
+/// A ``HistoryStore`` in PostgreSQL (postgres-nio), for servers that outgrow one machine.
+///
+/// Tables live in `schema` (created if missing), made by named migrations at ``open()``. Concurrent
+/// appends are committed together (group commit). The store's connection pool runs in ``run()``, which the
+/// Dialogue server runs for the store's whole life.
+///
+/// ```swift
+/// let store = try PostgresHistoryStore(url: "postgres://dialogue:secret@db.internal:5432/dialogue", logger: logger)
+/// var configuration = DialogueConfiguration(historyStore: store)
+/// ```
+public final class PostgresHistoryStore: HistoryStore {
+    let client: PostgresClient
+    let schema: String
+    let logger: Logger
+    private let commits = GroupCommit()
+
+    /// A store on `configuration`, its tables in `schema` (a plain identifier). Defaults to `dialogue`.
+    public init(configuration: PostgresClient.Configuration, schema: String = "dialogue", logger: Logger) throws {
+        guard let first = schema.unicodeScalars.first, first == "_" || ("a"..."z").contains(first),
+            schema.unicodeScalars.allSatisfy({ $0 == "_" || ("a"..."z").contains($0) || ("0"..."9").contains($0) }), schema.count <= 63
+        else { throw PostgresStoreError("schema must be a lowercase identifier: \(schema)") }
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.schema = schema
+        self.logger = logger
+    }
+
+    /// A store on `postgres://user[:password]@host[:port]/database` (TLS off: loopback or a trusted network).
+    public convenience init(url: String, schema: String = "dialogue", logger: Logger) throws {
+        guard let components = URLParts(url) else { throw PostgresStoreError("not a postgres:// URL") }
+        let configuration = PostgresClient.Configuration(
+            host: components.host, port: components.port, username: components.user, password: components.password,
+            database: components.database, tls: .disable
+        )
+        try self.init(configuration: configuration, schema: schema, logger: logger)
+    }
+
+    /// Runs the connection pool until cancelled.
+    public func run() async throws {
+        await client.run()
+    }
+
+    public func open() async throws -> [String: RoomLog] {
+        try await PostgresMigrations.run(on: client, schema: schema, logger: logger)
+        var logs: [String: RoomLog] = [:]
+        let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT room_id, epoch, last_offset FROM \(schema).dialogue_rooms"), logger: logger)
+        for try await (roomId, epoch, lastOffset) in rows.decode((String, Int64, Int64).self) {
+            logs[roomId] = RoomLog(epoch: epoch, lastOffset: lastOffset)
+        }
+        return logs
+    }
+
+    public func append(_ events: [StoredEvent]) async throws {
+        try await commits.append(events) { batch in try await write(batch) }
+    }
+
+    private func write(_ events: [StoredEvent]) async throws {
+        let schema = schema
+        try await client.withTransaction(logger: logger) { connection in
+            var start = 0
+            while start < events.count {
+                let chunk = events[start..<min(start + 500, events.count)]
+                var binds = PostgresBindings()
+                var rows: [String] = []
+                for (index, event) in chunk.enumerated() {
+                    let base = index * 8
+                    rows.append("(" + (1...8).map { "$\(base + $0)" }.joined(separator: ",") + ")")
+                    let message = event.message
+                    binds.append(message.roomId)
+                    binds.append(event.offset)
+                    binds.append(event.epoch)
+                    binds.append(message.event)
+                    binds.append(message.data.jsonText)
+                    binds.append(message.from)
+                    binds.append(message.timestamp)
+                    binds.append(message.meta?.jsonText)
+                }
+                try await connection.query(PostgresQuery(
+                    unsafeSQL: "INSERT INTO \(schema).dialogue_events (room_id, room_offset, epoch, event, data, sender, timestamp, meta) VALUES "
+                        + rows.joined(separator: ","),
+                    binds: binds
+                ), logger: logger)
+                start += 500
+            }
+            var newest: [String: StoredEvent] = [:]
+            for event in events where (newest[event.message.roomId]?.offset ?? .min) < event.offset { newest[event.message.roomId] = event }
+            for (roomId, event) in newest {
+                try await connection.query(
+                    PostgresQuery(unsafeSQL: """
+                        INSERT INTO \(schema).dialogue_rooms (room_id, epoch, last_offset) VALUES ($1, $2, $3)
+                        ON CONFLICT (room_id) DO UPDATE SET epoch = excluded.epoch, last_offset = excluded.last_offset
+                        """, binds: Self.binds(roomId, event.epoch, event.offset)),
+                    logger: logger
+                )
+            }
+        }
+    }
+
+    private static let columns = "room_id, room_offset, epoch, event, data, sender, timestamp, meta"
+
+    public func events(roomId: String, eventName: String, start: Int, end: Int) async throws -> [StoredEvent] {
+        let lower = max(0, start)
+        guard end > lower else { return [] }
+        return try await select(
+            "WHERE room_id = $1 AND event = $2 ORDER BY room_offset DESC LIMIT $3 OFFSET $4",
+            Self.binds(roomId, eventName, Int64(end - lower), Int64(lower))
+        )
+    }
+
+    public func count(roomId: String, eventName: String) async throws -> Int {
+        let rows = try await client.query(PostgresQuery(
+            unsafeSQL: "SELECT COUNT(*) FROM \(schema).dialogue_events WHERE room_id = $1 AND event = $2", binds: Self.binds(roomId, eventName)
+        ), logger: logger)
+        for try await count in rows.decode(Int64.self) { return Int(count) }
+        return 0
+    }
+
+    public func events(roomId: String, after offset: Int64, limit: Int) async throws -> [StoredEvent] {
+        try await select("WHERE room_id = $1 AND room_offset > $2 ORDER BY room_offset LIMIT $3", Self.binds(roomId, offset, Int64(limit)))
+    }
+
+    public func oldestOffset(roomId: String) async throws -> Int64? {
+        let rows = try await client.query(PostgresQuery(
+            unsafeSQL: "SELECT MIN(room_offset) FROM \(schema).dialogue_events WHERE room_id = $1", binds: Self.binds(roomId)
+        ), logger: logger)
+        for try await oldest in rows.decode(Int64?.self) { return oldest }
+        return nil
+    }
+
+    public func reset(roomId: String, epoch: Int64) async throws {
+        let schema = schema
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query(PostgresQuery(unsafeSQL: "DELETE FROM \(schema).dialogue_events WHERE room_id = $1", binds: Self.binds(roomId)), logger: logger)
+            try await connection.query(PostgresQuery(unsafeSQL: """
+                INSERT INTO \(schema).dialogue_rooms (room_id, epoch, last_offset) VALUES ($1, $2, 0)
+                ON CONFLICT (room_id) DO UPDATE SET epoch = excluded.epoch, last_offset = 0
+                """, binds: Self.binds(roomId, epoch)), logger: logger)
+        }
+    }
+
+    public func close() async {}
+
+    private func select(_ clause: String, _ binds: PostgresBindings) async throws -> [StoredEvent] {
+        let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT \(Self.columns) FROM \(schema).dialogue_events \(clause)", binds: binds), logger: logger)
+        var events: [StoredEvent] = []
+        for try await (roomId, offset, epoch, event, data, from, timestamp, meta) in rows.decode((String, Int64, Int64, String, String, String, Int64, String?).self) {
+            guard let value = try? SocketValue(jsonText: data) else {
+                logger.error("skipping a stored event that does not decode", metadata: ["dialogue.row": "\(roomId)#\(offset)"])
+                continue
+            }
+            events.append(StoredEvent(offset: offset, epoch: epoch, message: AnyEventMessage(
+                event: event, roomId: roomId, data: value, from: from, timestamp: timestamp, meta: meta.flatMap { try? SocketValue(jsonText: $0) }
+            )))
+        }
+        return events
+    }
+
+    private static func binds(_ values: any PostgresDynamicTypeEncodable...) -> PostgresBindings {
+        var binds = PostgresBindings()
+        for value in values { binds.append(value) }
+        return binds
+    }
+}
+
+/// A configuration or URL the PostgreSQL store cannot use.
+public struct PostgresStoreError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The parts of `postgres://user[:password]@host[:port]/database`.
+struct URLParts {
+    let user: String, password: String?, host: String, port: Int, database: String?
+
+    init?(_ url: String) {
+        guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://"), let rest = url.split(separator: "://", maxSplits: 1).last else { return nil }
+        let (credentials, location) = rest.contains("@") ? (String(rest.split(separator: "@", maxSplits: 1)[0]), String(rest.split(separator: "@", maxSplits: 1)[1])) : ("", String(rest))
+        let userParts = credentials.split(separator: ":", maxSplits: 1).map(String.init)
+        let hostAndDatabase = location.split(separator: "/", maxSplits: 1).map(String.init)
+        let hostParts = (hostAndDatabase.first ?? "").split(separator: ":", maxSplits: 1).map(String.init)
+        guard let host = hostParts.first, !host.isEmpty else { return nil }
+        self.user = userParts.first.flatMap { $0.isEmpty ? nil : $0 } ?? "postgres"
+        self.password = userParts.count > 1 ? userParts[1] : nil
+        self.host = host
+        self.port = hostParts.count > 1 ? Int(hostParts[1]) ?? 5432 : 5432
+        self.database = hostAndDatabase.count > 1 ? hostAndDatabase[1] : nil
+    }
+}
