@@ -135,7 +135,7 @@ let package = Package(
         .executableTarget(
             name: "DialogueCLI",
             dependencies: [
-                "Dialogue", "DialogueSQLite", "EngineIOServer",
+                "Dialogue", "DialogueSQLite", "DialoguePostgres", "EngineIOServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Dialogue
+import DialoguePostgres
 import DialogueSQLite
 import EngineIOServer
 import Foundation
@@ -25,15 +26,20 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Port to bind.") var port = 3000
     @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).") var logLevel = "info"
     @Option(help: "Folder of the history database (SQLite); created if missing.") var data = "dialogue-data"
+    @Option(help: "Keep history in PostgreSQL instead of SQLite: postgres://user[:password]@host[:port]/database.") var postgres: String?
+    @Option(help: "The PostgreSQL schema of the history tables.") var postgresSchema = "dialogue"
 
     func run() async throws {
         var mutableLogger = Logger.dialogue
         mutableLogger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let logger = mutableLogger
-        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
-        let store = try await SQLiteHistoryStore(path: (data as NSString).appendingPathComponent("history.sqlite"), logger: logger)
         var configuration = DemoRooms.configuration(host: host, port: port)
-        configuration.historyStore = store
+        if let postgres {
+            configuration.historyStore = try PostgresHistoryStore(url: postgres, schema: postgresSchema, logger: logger)
+        } else {
+            try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+            configuration.historyStore = try await SQLiteHistoryStore(path: (data as NSString).appendingPathComponent("history.sqlite"), logger: logger)
+        }
         let dialogue = DialogueServer(configuration: configuration, logger: logger)
         guard let page = Bundle.module.url(forResource: "Public/index", withExtension: "html").flatMap({ try? Data(contentsOf: $0) }) else {
             throw ValidationError("the demo page is missing from the package resources")

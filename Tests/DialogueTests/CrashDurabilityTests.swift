@@ -21,10 +21,11 @@ final class ServeProcess: Sendable {
         return candidates.map(\.path).first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    init(executable: String, data: URL) throws {
+    init(executable: String, data: URL, postgres: (url: String, schema: String)?) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["serve", "--port", "0", "--data", data.path, "--log-level", "notice"]
+            + (postgres.map { ["--postgres", $0.url, "--postgres-schema", $0.schema] } ?? [])
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
@@ -64,10 +65,16 @@ struct CrashDurabilityTests {
     /// Triggers messages one after another, `kill -9`s the server in the middle of the stream, restarts it on
     /// the same data folder, and checks that every message acknowledged before the crash is in the history,
     /// in order, once.
-    @Test func everyAcknowledgedEventSurvivesKillMinus9() async throws {
+    @Test(arguments: [StoreKind.sqlite, .postgres])
+    func everyAcknowledgedEventSurvivesKillMinus9(store: StoreKind) async throws {
         let executable = try #require(ServeProcess.executable, "the dialogue executable is not built: run ./scripts/test (swift build --build-tests)")
+        var postgres: (url: String, schema: String)?
+        if store == .postgres {
+            let url = try #require(StoreKind.postgresURL, "DIALOGUE_POSTGRES_URL is not set: run ./scripts/test (it starts a throwaway PostgreSQL)")
+            postgres = (url, "crash_\(UUID().uuidString.prefix(8).lowercased())")
+        }
         try await withTemporaryDirectory { data in
-            let first = try ServeProcess(executable: executable, data: data)
+            let first = try ServeProcess(executable: executable, data: data, postgres: postgres)
             defer { first.stop() }
             let acknowledged = Recorder<Int>()
             let url = try await first.url()
@@ -93,7 +100,7 @@ struct CrashDurabilityTests {
             let before = acknowledged.all
             #expect(before.count >= 150)
 
-            let second = try ServeProcess(executable: executable, data: data)
+            let second = try ServeProcess(executable: executable, data: data, postgres: postgres)
             defer { second.stop() }
             let reader = DialogueClient(configuration: .init(url: try await second.url(), auth: ["userId": "reader"]), logger: testLogger)
             let general = try await reader.join("general")

@@ -1,5 +1,6 @@
 import Dialogue
 import DialogueClient
+import DialoguePostgres
 import DialogueSQLite
 import DialogueStorage
 import Foundation
@@ -34,12 +35,19 @@ struct DurableHistoryTests {
         }
     }
 
-    @Test func sqliteHistorySurvivesARestartAndOffsetsContinue() async throws {
+    @Test(arguments: [StoreKind.sqlite, .postgres])
+    func historySurvivesARestartAndOffsetsContinue(kind: StoreKind) async throws {
         try await withTemporaryDirectory { directory in
             let path = directory.appendingPathComponent("history.sqlite").path
+            let schema = "restart_\(UUID().uuidString.prefix(8).lowercased())"
             for round in 0..<2 {
                 var configuration = testConfiguration(rooms: [("general", chatRoom)])
-                configuration.historyStore = try await SQLiteHistoryStore(path: path, logger: testLogger)
+                if kind == .postgres {
+                    let url = try #require(StoreKind.postgresURL, "DIALOGUE_POSTGRES_URL is not set: run ./scripts/test")
+                    configuration.historyStore = try PostgresHistoryStore(url: url, schema: schema, logger: testLogger)
+                } else {
+                    configuration.historyStore = try await SQLiteHistoryStore(path: path, logger: testLogger)
+                }
                 try await withDialogue(configuration) { server, _ in
                     for n in 1...5 { try await server.trigger("general", Message, ChatMessage(text: "r\(round)-\(n)", senderId: "s")) }
                     let history = await server.room("general")?.history("message", start: 0, end: 100) ?? []
