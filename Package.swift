@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "socketio-fixture", targets: ["SocketIOFixture"]),
         .executable(name: "dialogue", targets: ["DialogueCLI"]),
         .executable(name: "dialogue-examples", targets: ["DialogueExamples"]),
+        .executable(name: "history-bench", targets: ["HistoryBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -149,6 +150,14 @@ let package = Package(
             dependencies: [
                 "Dialogue", "DialogueClient", "EngineIOServer",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Append throughput and page latency of the history stores (a benchmark, not a test).
+        .executableTarget(
+            name: "HistoryBench",
+            dependencies: [
+                "DialogueStorage", "DialogueSQLite", "DialoguePostgres", "DialogueEvents",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "EngineIOTests", dependencies: ["EngineIO"]),
