@@ -28,13 +28,13 @@ extension DialogueServer {
         } catch {
             throw .validationFailed(event.name, error)
         }
-        return try await dispatch(roomId, event.name, value, from: from ?? "system", meta: meta, sender: nil, definition: event)
+        return try await dispatch(roomId, event.name, value, from: from ?? "system", meta: meta, sender: nil, definition: event).message
     }
 
     /// Triggers an event by name with raw JSON data (wildcard and dynamic rooms); see the typed overload.
     @discardableResult
     public func trigger(_ roomId: String, event eventName: String, data: SocketValue, from: String? = nil, meta: SocketValue? = nil) async throws(DialogueError) -> AnyEventMessage {
-        try await dispatch(roomId, eventName, data, from: from ?? "system", meta: meta, sender: nil, definition: nil)
+        try await dispatch(roomId, eventName, data, from: from ?? "system", meta: meta, sender: nil, definition: nil).message
     }
 
     /// Runs `handler` for every `event` delivered in `roomId`, for side effects (persistence, push
@@ -71,7 +71,7 @@ extension DialogueServer {
     func dispatch(
         _ roomId: String, _ eventName: String, _ data: SocketValue, from: String, meta: SocketValue?, sender: ConnectedClient?,
         definition fallback: (any EventDescribing)?
-    ) async throws(DialogueError) -> AnyEventMessage {
+    ) async throws(DialogueError) -> (message: AnyEventMessage, persisted: Bool) {
         await ready.wait()
         if let meta, meta.objectValue == nil { throw DialogueError(.invalidRequest, "meta must be an object", field: "meta") }
         guard eventName != "*" else { throw DialogueError(.invalidRequest, "'*' names every event; it cannot be triggered", field: "event") }
@@ -114,8 +114,9 @@ extension DialogueServer {
             message.roomId = roomId
         }
         let recipients: Int
+        var persisted = true
         if let history = definition?.history, history.enabled {
-            recipients = await deliverLogged(&message, limit: history.limit)
+            (recipients, persisted) = await deliverLogged(&message, limit: history.limit)
         } else {
             recipients = await broadcast(message)
         }
@@ -130,7 +131,7 @@ extension DialogueServer {
         await runHook("events.afterEach") {
             try await hooks.afterEach?(AfterEachEvent(context: context, roomId: roomId, message: message, recipientCount: recipients))
         }
-        return message
+        return (message, persisted)
     }
 
     /// Events `[start, end)` of one name, newest first: from memory, then the history store (which holds

@@ -53,8 +53,8 @@ extension DialogueServer {
 
     /// A kept event: gets the room's next offset, goes into memory and (durably) into the history store, and
     /// is delivered after every event of the room with a lower offset. A store that fails does not stop
-    /// delivery: the failure is logged with the room and offset.
-    func deliverLogged(_ message: inout AnyEventMessage, limit: Int) async -> Int {
+    /// delivery: the failure is logged with the room and offset, and `persisted` is `false`.
+    func deliverLogged(_ message: inout AnyEventMessage, limit: Int) async -> (recipients: Int, persisted: Bool) {
         let roomId = message.roomId
         let (stamped, epoch, evictions) = state.withLock { state -> (AnyEventMessage, Int64, [HistoryManager.Eviction]) in
             var log = state.logs[roomId] ?? RoomLog(epoch: Self.newEpoch(), lastOffset: 0)
@@ -68,10 +68,12 @@ extension DialogueServer {
         message = stamped
         let offset = stamped.offset ?? 0
         await cleanup(evictions)
+        var persisted = true
         if let store = configuration.historyStore {
             do {
                 try await store.append([StoredEvent(offset: offset, epoch: epoch, message: stamped)])
             } catch {
+                persisted = false
                 logger.error(
                     "history store append failed: the event is delivered but not persisted",
                     metadata: ["dialogue.room": .string(roomId), "dialogue.offset": "\(offset)", "dialogue.error": "\(error)"]
@@ -81,7 +83,7 @@ extension DialogueServer {
         await waitForTurn(roomId, offset)
         let recipients = await broadcast(stamped)
         finishTurn(roomId, offset)
-        return recipients
+        return (recipients, persisted)
     }
 
     private func waitForTurn(_ roomId: String, _ offset: Int64) async {

@@ -31,12 +31,14 @@ extension DialogueServer {
             return nil
         }
         handle(socket, "dialogue:trigger") { [unowned self] request throws(DialogueError) in
-            let message = try await dispatch(
+            let (message, persisted) = try await dispatch(
                 request.string("roomId"), request.string("event"), request.value["data"] ?? .null,
                 from: client.userId, meta: request.value["meta"].flatMap { $0 == .null ? nil : $0 }, sender: client, definition: nil
             )
             var answer: OrderedDictionary<SocketKey, SocketValue> = ["timestamp": .int(message.timestamp)]
             if let offset = message.offset { answer["offset"] = .int(offset) }
+            // Delivered, but the history store failed: the client knows this one is not durable.
+            if !persisted { answer["persisted"] = false }
             return answer
         }
         handle(socket, "dialogue:getHistory") { [unowned self] request throws(DialogueError) in

@@ -99,3 +99,40 @@ struct DurableHistoryTests {
         }
     }
 }
+
+/// A store whose disk is full: every append fails; everything else works.
+final class FullDiskStore: HistoryStore {
+    struct DiskFull: Error {}
+    let inner = InMemoryHistoryStore()
+    func open() async throws -> [String: RoomLog] { try await inner.open() }
+    func append(_ events: [StoredEvent]) async throws { throw DiskFull() }
+    func events(roomId: String, eventName: String, start: Int, end: Int) async throws -> [StoredEvent] {
+        try await inner.events(roomId: roomId, eventName: eventName, start: start, end: end)
+    }
+    func count(roomId: String, eventName: String) async throws -> Int { try await inner.count(roomId: roomId, eventName: eventName) }
+    func events(roomId: String, after offset: Int64, limit: Int) async throws -> [StoredEvent] {
+        try await inner.events(roomId: roomId, after: offset, limit: limit)
+    }
+    func oldestOffset(roomId: String) async throws -> Int64? { try await inner.oldestOffset(roomId: roomId) }
+    func reset(roomId: String, epoch: Int64) async throws { try await inner.reset(roomId: roomId, epoch: epoch) }
+    func close() async {}
+}
+
+@Suite("History store faults")
+struct HistoryStoreFaultTests {
+    @Test func aFailingStoreDoesNotStopLiveDelivery() async throws {
+        var configuration = testConfiguration(rooms: [("general", chatRoom)])
+        configuration.historyStore = FullDiskStore()
+        try await withDialogue(configuration) { server, url in
+            try await TestClient.with(url, auth: ["userId": "alice"]) { alice in
+                try await alice.join("general")
+                let answer = try await alice.request("dialogue:trigger", ["roomId": "general", "event": "message", "data": ["text": "hi", "senderId": "alice"]])
+                #expect(answer["ok"] == true && answer["persisted"] == false && answer["offset"] == 1)
+                #expect(try await alice.nextEvent("message")["data"]?["text"] == "hi", "delivered all the same")
+                let stillGoing = try await server.trigger("general", Message, ChatMessage(text: "next", senderId: "s"))
+                #expect(stillGoing.offset == 2)
+                #expect(await server.room("general")?.history("message", start: 0, end: 5).map { $0.data["text"] } == ["next", "hi"], "memory still has them")
+            }
+        }
+    }
+}
