@@ -89,14 +89,22 @@ public final class PostgresHistoryStore: HistoryStore {
             }
             var newest: [String: StoredEvent] = [:]
             for event in events where (newest[event.message.roomId]?.offset ?? .min) < event.offset { newest[event.message.roomId] = event }
-            for (roomId, event) in newest {
-                try await connection.query(
-                    PostgresQuery(unsafeSQL: """
-                        INSERT INTO \(schema).dialogue_rooms (room_id, epoch, last_offset) VALUES ($1, $2, $3)
-                        ON CONFLICT (room_id) DO UPDATE SET epoch = excluded.epoch, last_offset = excluded.last_offset
-                        """, binds: Self.binds(roomId, event.epoch, event.offset)),
-                    logger: logger
-                )
+            let positions = Array(newest.values)
+            for chunkStart in stride(from: 0, to: positions.count, by: 1000) {
+                let chunk = positions[chunkStart..<min(chunkStart + 1000, positions.count)]
+                var binds = PostgresBindings()
+                var rows: [String] = []
+                for (index, event) in chunk.enumerated() {
+                    rows.append("($\(index * 3 + 1), $\(index * 3 + 2), $\(index * 3 + 3))")
+                    binds.append(event.message.roomId)
+                    binds.append(event.epoch)
+                    binds.append(event.offset)
+                }
+                try await connection.query(PostgresQuery(
+                    unsafeSQL: "INSERT INTO \(schema).dialogue_rooms (room_id, epoch, last_offset) VALUES " + rows.joined(separator: ",")
+                        + " ON CONFLICT (room_id) DO UPDATE SET epoch = excluded.epoch, last_offset = excluded.last_offset",
+                    binds: binds
+                ), logger: logger)
             }
         }
     }

@@ -22,7 +22,6 @@ enum PostgresMigrations {
                         PRIMARY KEY (room_id, room_offset)
                     )
                     """,
-                    "CREATE INDEX dialogue_events_by_name ON \(schema).dialogue_events (room_id, event, room_offset)",
                 ]
             ),
         ]

@@ -26,7 +26,7 @@ public final class SQLiteHistoryStore: HistoryStore {
         self.logger = logger
         writer = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
         do {
-            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=5000"] {
+            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=5000", "PRAGMA cache_size=-65536"] {
                 _ = try await writer.query(pragma)
             }
             reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
@@ -59,7 +59,7 @@ public final class SQLiteHistoryStore: HistoryStore {
         _ = try await writer.query("BEGIN IMMEDIATE")
         do {
             let columns = 8
-            let rowsPerStatement = 100
+            let rowsPerStatement = 1000
             var start = 0
             while start < events.count {
                 let chunk = events[start..<min(start + rowsPerStatement, events.count)]
@@ -83,13 +83,14 @@ public final class SQLiteHistoryStore: HistoryStore {
             }
             var newest: [String: StoredEvent] = [:]
             for event in events where (newest[event.message.roomId]?.offset ?? .min) < event.offset { newest[event.message.roomId] = event }
-            for (roomId, event) in newest {
+            let positions = Array(newest.values)
+            for chunkStart in stride(from: 0, to: positions.count, by: 300) {
+                let chunk = positions[chunkStart..<min(chunkStart + 300, positions.count)]
                 _ = try await writer.query(
-                    """
-                    INSERT INTO dialogue_rooms (room_id, epoch, last_offset) VALUES (?, ?, ?)
-                    ON CONFLICT(room_id) DO UPDATE SET epoch = excluded.epoch, last_offset = excluded.last_offset
-                    """,
-                    [.text(roomId), .integer(Int(event.epoch)), .integer(Int(event.offset))]
+                    "INSERT INTO dialogue_rooms (room_id, epoch, last_offset) VALUES "
+                        + Array(repeating: "(?, ?, ?)", count: chunk.count).joined(separator: ",")
+                        + " ON CONFLICT(room_id) DO UPDATE SET epoch = excluded.epoch, last_offset = excluded.last_offset",
+                    chunk.flatMap { [.text($0.message.roomId), .integer(Int($0.epoch)), .integer(Int($0.offset))] as [SQLiteData] }
                 )
             }
             _ = try await writer.query("COMMIT")

@@ -35,7 +35,7 @@ enum HistoryBench {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await store.run() }
             _ = try await store.open()
-            let rooms = 100
+            let rooms = max(100, appenders)
             let started = ContinuousClock.now
             try await withThrowingTaskGroup(of: Void.self) { appends in
                 for appender in 0..<appenders {

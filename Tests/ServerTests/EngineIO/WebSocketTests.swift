@@ -41,7 +41,7 @@ struct WebSocketTests {
     }
 
     @Test func pingTimeoutClosesTheWebSocket() async throws {
-        try await withEchoServer(testEngine(path: "/engine.io", pingInterval: 100, pingTimeout: 100)) { polling, handler, _ async throws in
+        try await withEchoServer(testEngine(path: "/engine.io", pingInterval: 100, pingTimeout: 1000)) { polling, handler, _ async throws in
             try await RawWebSocket.withConnection(port: polling.port, Self.handshake) { socket async throws in
                 _ = try await socket.nextText()
                 #expect(try await socket.nextText(answerPings: false) == "2")
