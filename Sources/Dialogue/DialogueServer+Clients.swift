@@ -150,7 +150,10 @@ extension DialogueServer {
                 for eventName in subscriptions { client.socket.join(Self.subscriptionRoom(roomId, eventName)) }
                 snapshot.isNew = true
                 snapshot.subscriptions = subscriptions
-                snapshot.recent = state.history.latest(roomId: roomId).filter { ($0.offset ?? 0) <= delivered }
+                // Only when history will be sent: a sync on join, or a resume that may fail.
+                if room.configuration.syncHistoryOnJoin != .off || resume != nil {
+                    snapshot.recent = state.history.latest(roomId: roomId).filter { ($0.offset ?? 0) <= delivered }
+                }
                 return snapshot
             }
         } catch {

@@ -42,10 +42,6 @@ func withEchoServer<Result: Sendable>(
 extension Polling {
     /// Waits until the server holds a GET of session `sid` (so that a test can act on a pending poll).
     func waitForPendingPoll(_ sid: String, on server: EngineServer) async throws {
-        let deadline = ContinuousClock.now + patience
-        while server.session(id: sid)?.hasWaitingPoll != true {
-            guard ContinuousClock.now < deadline else { throw TestTimeout() }
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        try await eventually("a pending poll of \(sid)") { server.session(id: sid)?.hasWaitingPoll == true }
     }
 }
