@@ -41,8 +41,14 @@ public final class PostgresHistoryStore: HistoryStore {
     }
 
     /// Runs the connection pool until cancelled.
+    ///
+    /// The pool ignores graceful shutdown (postgres-nio's `run()` would close it as soon as a service group
+    /// starts shutting down): the server still writes the history it flushes while stopping, and cancels
+    /// this task once the store is closed.
     public func run() async throws {
-        await client.run()
+        let client = client
+        let pool = Task.detached { await client.run() }
+        await withTaskCancellationHandler { await pool.value } onCancel: { pool.cancel() }
     }
 
     public func open() async throws -> [String: RoomLog] {
