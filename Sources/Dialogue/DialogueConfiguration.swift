@@ -44,6 +44,9 @@ public struct DialogueConfiguration: Sendable {
     /// The most rooms one connection may join by asking (`dialogue:join`); joins made by the server are not
     /// counted against it. Bounds what a client can make the server hold through room templates. Defaults to 100.
     public var maxRoomsPerClient: Int
+    /// How often the server enforces each event's `EventHistory.retention` on the history store and memory.
+    /// Defaults to one minute.
+    public var retentionInterval: Duration
 
     public init(
         host: String = "127.0.0.1",
@@ -59,8 +62,10 @@ public struct DialogueConfiguration: Sendable {
         clientRooms: ClientRoomPolicy = ClientRoomPolicy(),
         maxRoomsPerClient: Int = 100,
         maxRecoveryEvents: Int = 1000,
-        historyStore: (any HistoryStore)? = nil
+        historyStore: (any HistoryStore)? = nil,
+        retentionInterval: Duration = .seconds(60)
     ) {
+        precondition(retentionInterval > .zero, "retentionInterval must be positive")
         precondition(maxRoomsPerClient > 0, "maxRoomsPerClient must be positive")
         precondition(historyRequestLimit.maxRequests > 0 && historyRequestLimit.window > .zero, "history request limit must be positive")
         precondition(maxHistoryPage > 0 && maxHistoryRooms > 0, "history limits must be positive")
@@ -79,6 +84,7 @@ public struct DialogueConfiguration: Sendable {
         self.maxRoomsPerClient = maxRoomsPerClient
         self.historyStore = historyStore
         self.maxRecoveryEvents = maxRecoveryEvents
+        self.retentionInterval = retentionInterval
     }
 
     /// Cross-origin rules for long-polling. Defaults to reflecting the request's origin with credentials,

@@ -121,6 +121,7 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
             if let store = configuration.historyStore { group.addTask { try await store.run() } }
             try await openStore()
             ready.fire()
+            group.addTask { await self.runRetention() }
             for room in rooms() { await runHook("rooms.onCreated") { try await configuration.hooks.rooms.onCreated?(room) } }
             try await io.run()
             let evictions = state.withLock { $0.history.removeAll() }

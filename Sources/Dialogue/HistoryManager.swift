@@ -85,6 +85,16 @@ public struct HistoryManager: Sendable {
             .sorted { $0.sequence < $1.sequence }.map(\.message)
     }
 
+    /// Drops a room's events of one name beyond the newest `keepingNewest` and those with a timestamp before
+    /// `olderThan` (milliseconds since 1970); `nil` leaves that limit out. Nothing is returned: retention
+    /// forgets, it does not hand events to `onCleanup`.
+    public mutating func prune(roomId: String, eventName: String, keepingNewest: Int?, olderThan: Int64?) {
+        guard var events = rooms[roomId]?.events[eventName] else { return }
+        if let keepingNewest, events.count > keepingNewest { events.removeFirst(events.count - keepingNewest) }
+        if let olderThan { events.removeAll { $0.message.timestamp < olderThan } }
+        rooms[roomId]?.events[eventName] = events
+    }
+
     /// The event names with history in a room.
     public func eventNames(roomId: String) -> [String] {
         rooms[roomId].map { Array($0.events.keys).sorted() } ?? []

@@ -22,17 +22,40 @@ public protocol EventPayload: Codable, Sendable {
     static var schema: Schema { get }
 }
 
-/// Whether and how much of an event's history a room keeps in memory.
+/// Whether and how much of an event's history a room keeps in memory, and how long the history store keeps it.
 public struct EventHistory: Sendable, Equatable {
     /// Whether events of this kind are stored. Defaults to `true`.
     public var enabled: Bool
     /// How many events of this kind each room keeps in memory; older ones go to `events.onCleanup`.
     public var limit: Int
+    /// How long the history store keeps them; `nil` (the default) keeps them until the room is deleted.
+    public var retention: HistoryRetention?
 
-    public init(enabled: Bool = true, limit: Int) {
+    public init(enabled: Bool = true, limit: Int, retention: HistoryRetention? = nil) {
         precondition(limit > 0, "history limit must be positive")
         self.enabled = enabled
         self.limit = limit
+        self.retention = retention
+    }
+}
+
+/// How many events of one name a room keeps in the history store, and for how long. The server enforces it
+/// in the background (see `DialogueConfiguration.retentionInterval`), not when events are triggered.
+///
+/// ```swift
+/// EventHistory(limit: 100, retention: HistoryRetention(maxEvents: 10_000, maxAge: .seconds(30 * 86_400)))
+/// ```
+public struct HistoryRetention: Sendable, Equatable {
+    /// The most events of this name each room keeps (the newest); `nil` for no count limit.
+    public var maxEvents: Int?
+    /// The oldest an event may be (by its timestamp); `nil` for no age limit.
+    public var maxAge: Duration?
+
+    public init(maxEvents: Int? = nil, maxAge: Duration? = nil) {
+        precondition(maxEvents.map { $0 > 0 } ?? true, "retention maxEvents must be positive")
+        precondition(maxAge.map { $0 > .zero } ?? true, "retention maxAge must be positive")
+        self.maxEvents = maxEvents
+        self.maxAge = maxAge
     }
 }
 

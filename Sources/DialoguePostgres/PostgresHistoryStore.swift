@@ -138,12 +138,42 @@ public final class PostgresHistoryStore: HistoryStore {
         try await select("WHERE room_id = $1 AND room_offset > $2 ORDER BY room_offset LIMIT $3", Self.binds(roomId, offset, Int64(limit)))
     }
 
-    public func oldestOffset(roomId: String) async throws -> Int64? {
-        let rows = try await client.query(PostgresQuery(
-            unsafeSQL: "SELECT MIN(room_offset) FROM \(schema).dialogue_events WHERE room_id = $1", binds: Self.binds(roomId)
-        ), logger: logger)
-        for try await oldest in rows.decode(Int64?.self) { return oldest }
-        return nil
+    public func prune(roomId: String, eventName: String, keepingNewest: Int?, olderThan: Int64?) async throws -> Int {
+        var deleted = 0
+        if let keepingNewest {
+            deleted += try await delete(
+                """
+                room_id = $1 AND event = $2 AND room_offset <= (
+                    SELECT room_offset FROM \(schema).dialogue_events WHERE room_id = $1 AND event = $2 ORDER BY room_offset DESC LIMIT 1 OFFSET $3)
+                """,
+                Self.binds(roomId, eventName, Int64(keepingNewest))
+            )
+        }
+        if let olderThan {
+            deleted += try await delete("room_id = $1 AND event = $2 AND timestamp < $3", Self.binds(roomId, eventName, olderThan))
+        }
+        return deleted
+    }
+
+    /// Deletes the rows `condition` selects, a chunk per statement so no transaction holds many row locks.
+    /// Returns how many rows it removed.
+    private func delete(_ condition: String, _ binds: PostgresBindings) async throws -> Int {
+        let chunk = 10_000
+        var deleted = 0
+        while true {
+            let rows = try await client.query(PostgresQuery(
+                unsafeSQL: """
+                    WITH gone AS (DELETE FROM \(schema).dialogue_events WHERE ctid IN (
+                        SELECT ctid FROM \(schema).dialogue_events WHERE \(condition) LIMIT \(chunk)) RETURNING 1)
+                    SELECT count(*) FROM gone
+                    """,
+                binds: binds
+            ), logger: logger)
+            var count = 0
+            for try await n in rows.decode(Int64.self) { count = Int(n) }
+            deleted += count
+            if count < chunk { return deleted }
+        }
     }
 
     public func reset(roomId: String, epoch: Int64) async throws {

@@ -18,6 +18,8 @@ import SocketIO
 public final class SQLiteHistoryStore: HistoryStore {
     let writer: SQLiteConnection
     let reader: SQLiteConnection
+    /// Resets and retention: their own connection, so SQLite's lock (not our code) orders them with appends.
+    let maintenance: SQLiteConnection
     let logger: Logger
     private let commits = GroupCommit()
 
@@ -31,6 +33,8 @@ public final class SQLiteHistoryStore: HistoryStore {
             }
             reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
             _ = try await reader.query("PRAGMA busy_timeout=5000")
+            maintenance = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+            for pragma in ["PRAGMA synchronous=FULL", "PRAGMA busy_timeout=5000"] { _ = try await maintenance.query(pragma) }
         } catch {
             try? await writer.close()
             throw error
@@ -129,30 +133,62 @@ public final class SQLiteHistoryStore: HistoryStore {
         return rows.compactMap(decode)
     }
 
-    public func oldestOffset(roomId: String) async throws -> Int64? {
-        let rows = try await reader.query("SELECT MIN(room_offset) AS oldest FROM dialogue_events WHERE room_id = ?", [.text(roomId)])
-        return rows.first?.column("oldest")?.integer.map(Int64.init)
+    public func prune(roomId: String, eventName: String, keepingNewest: Int?, olderThan: Int64?) async throws -> Int {
+        var deleted = 0
+        if let keepingNewest {
+            // The newest offset to go: the (keepingNewest + 1)-th newest of the name.
+            let rows = try await reader.query(
+                "SELECT room_offset FROM dialogue_events WHERE room_id = ? AND event = ? ORDER BY room_offset DESC LIMIT 1 OFFSET ?",
+                [.text(roomId), .text(eventName), .integer(keepingNewest)]
+            )
+            if let newestToGo = rows.first?.column("room_offset")?.integer {
+                deleted += try await delete(
+                    where: "room_id = ? AND room_offset <= ? AND event = ?", [.text(roomId), .integer(newestToGo), .text(eventName)]
+                )
+            }
+        }
+        if let olderThan {
+            deleted += try await delete(
+                where: "room_id = ? AND event = ? AND timestamp < ?", [.text(roomId), .text(eventName), .integer(Int(olderThan))]
+            )
+        }
+        return deleted
+    }
+
+    /// Deletes the rows `condition` selects, a chunk per statement so appends are not held up long.
+    /// Returns how many rows it removed.
+    private func delete(where condition: String, _ binds: [SQLiteData]) async throws -> Int {
+        let chunk = 10_000
+        var deleted = 0
+        while true {
+            let rows = try await maintenance.query(
+                "DELETE FROM dialogue_events WHERE rowid IN (SELECT rowid FROM dialogue_events WHERE \(condition) LIMIT \(chunk)) RETURNING 1 AS gone", binds
+            )
+            deleted += rows.count
+            if rows.count < chunk { return deleted }
+        }
     }
 
     public func reset(roomId: String, epoch: Int64) async throws {
-        _ = try await writer.query("BEGIN IMMEDIATE")
+        _ = try await maintenance.query("BEGIN IMMEDIATE")
         do {
-            _ = try await writer.query("DELETE FROM dialogue_events WHERE room_id = ?", [.text(roomId)])
-            _ = try await writer.query(
+            _ = try await maintenance.query("DELETE FROM dialogue_events WHERE room_id = ?", [.text(roomId)])
+            _ = try await maintenance.query(
                 """
                 INSERT INTO dialogue_rooms (room_id, epoch, last_offset) VALUES (?, ?, 0)
                 ON CONFLICT(room_id) DO UPDATE SET epoch = excluded.epoch, last_offset = 0
                 """,
                 [.text(roomId), .integer(Int(epoch))]
             )
-            _ = try await writer.query("COMMIT")
+            _ = try await maintenance.query("COMMIT")
         } catch {
-            _ = try? await writer.query("ROLLBACK")
+            _ = try? await maintenance.query("ROLLBACK")
             throw error
         }
     }
 
     public func close() async {
+        try? await maintenance.close()
         try? await reader.close()
         try? await writer.close()
     }

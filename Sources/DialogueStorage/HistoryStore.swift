@@ -53,8 +53,9 @@ public protocol HistoryStore: Sendable {
     /// Events of one room with an offset above `offset`, oldest first, at most `limit`.
     func events(roomId: String, after offset: Int64, limit: Int) async throws -> [StoredEvent]
 
-    /// The oldest offset still stored for a room (`nil` when it has none).
-    func oldestOffset(roomId: String) async throws -> Int64?
+    /// Deletes a room's events named `eventName` beyond the newest `keepingNewest` and those with a timestamp
+    /// (milliseconds since 1970) before `olderThan`; `nil` leaves that limit out. Returns how many it deleted.
+    func prune(roomId: String, eventName: String, keepingNewest: Int?, olderThan: Int64?) async throws -> Int
 
     /// Forgets a room's events and starts a new epoch for it.
     func reset(roomId: String, epoch: Int64) async throws

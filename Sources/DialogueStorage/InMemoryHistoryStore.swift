@@ -39,8 +39,18 @@ public final class InMemoryHistoryStore: HistoryStore {
         rooms.withLock { Array(($0[roomId]?.events ?? []).filter { $0.offset > offset }.prefix(limit)) }
     }
 
-    public func oldestOffset(roomId: String) async throws -> Int64? {
-        rooms.withLock { $0[roomId]?.events.first?.offset }
+    public func prune(roomId: String, eventName: String, keepingNewest: Int?, olderThan: Int64?) async throws -> Int {
+        rooms.withLock { rooms in
+            guard var room = rooms[roomId] else { return 0 }
+            let named = room.events.filter { $0.message.event == eventName }
+            let beyondCount = Set(named.dropLast(keepingNewest ?? named.count).map(\.offset))
+            let before = room.events.count
+            room.events.removeAll { event in
+                event.message.event == eventName && (beyondCount.contains(event.offset) || olderThan.map { event.message.timestamp < $0 } ?? false)
+            }
+            rooms[roomId] = room
+            return before - room.events.count
+        }
     }
 
     public func reset(roomId: String, epoch: Int64) async throws {

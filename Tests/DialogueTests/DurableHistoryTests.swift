@@ -113,7 +113,9 @@ final class FullDiskStore: HistoryStore {
     func events(roomId: String, after offset: Int64, limit: Int) async throws -> [StoredEvent] {
         try await inner.events(roomId: roomId, after: offset, limit: limit)
     }
-    func oldestOffset(roomId: String) async throws -> Int64? { try await inner.oldestOffset(roomId: roomId) }
+    func prune(roomId: String, eventName: String, keepingNewest: Int?, olderThan: Int64?) async throws -> Int {
+        try await inner.prune(roomId: roomId, eventName: eventName, keepingNewest: keepingNewest, olderThan: olderThan)
+    }
     func reset(roomId: String, epoch: Int64) async throws { try await inner.reset(roomId: roomId, epoch: epoch) }
     func close() async {}
 }

@@ -72,13 +72,34 @@ struct HistoryStoreTests {
             #expect(try await store.events(roomId: "r", eventName: "a", start: 1, end: 2).map(\.offset) == [3])
             #expect(try await store.count(roomId: "r", eventName: "b") == 2)
             #expect(try await store.events(roomId: "r", after: 2, limit: 2).map(\.offset) == [3, 4])
-            #expect(try await store.oldestOffset(roomId: "r") == 1)
             let first = try #require(try await store.events(roomId: "r", eventName: "b", start: 0, end: 1).first)
             #expect(first == stored("r", "b", 4), "the whole message round-trips, meta included")
             #expect(try await store.open() == ["r": RoomLog(epoch: 1, lastOffset: 5), "other": RoomLog(epoch: 1, lastOffset: 1)])
             try await store.reset(roomId: "r", epoch: 2)
             #expect(try await store.count(roomId: "r", eventName: "a") == 0)
             #expect(try await store.open()["r"] == RoomLog(epoch: 2, lastOffset: 0))
+            await store.close()
+        } }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func pruneKeepsTheNewestOfOneNameAndDropsTheOld(kind: StoreKind) async throws {
+        try await withTemporaryDirectory { directory in try await kind.with(in: directory) { store in
+            _ = try await store.open()
+            // Room r: a at 1, 3, 5, …, 29; b at 2, 4, …, 30. Timestamps are 1_700_000_000_000 + offset.
+            try await store.append((1...30).map { stored("r", $0.isMultiple(of: 2) ? "b" : "a", $0) })
+            try await store.append((1...3).map { stored("other", "a", $0) })
+            #expect(try await store.prune(roomId: "r", eventName: "a", keepingNewest: 4, olderThan: nil) == 11)
+            #expect(try await store.events(roomId: "r", eventName: "a", start: 0, end: 100).map(\.offset) == [29, 27, 25, 23])
+            #expect(try await store.count(roomId: "r", eventName: "b") == 15, "other names are untouched")
+            #expect(try await store.count(roomId: "other", eventName: "a") == 3, "other rooms are untouched")
+            #expect(try await store.prune(roomId: "r", eventName: "a", keepingNewest: 4, olderThan: nil) == 0, "nothing more to prune")
+            // By age: b events with a timestamp before offset 21's.
+            #expect(try await store.prune(roomId: "r", eventName: "b", keepingNewest: nil, olderThan: 1_700_000_000_021) == 10)
+            #expect(try await store.events(roomId: "r", eventName: "b", start: 0, end: 100).map(\.offset) == [30, 28, 26, 24, 22])
+            #expect(try await store.events(roomId: "r", after: 20, limit: 100).map(\.offset) == [22, 23, 24, 25, 26, 27, 28, 29, 30])
+            #expect(try await store.open()["r"] == RoomLog(epoch: 1, lastOffset: 30), "the log position stays")
+            #expect(try await store.prune(roomId: "missing", eventName: "a", keepingNewest: 1, olderThan: 0) == 0)
             await store.close()
         } }
     }

@@ -14,9 +14,9 @@ public struct TestTimeout: Error, CustomStringConvertible {
 }
 
 /// Waits until `condition` holds, checking every 5 ms (for effects another task or process produces).
-public func eventually(_ what: @autoclosure () -> String, timeout: Duration = patience, _ condition: () -> Bool) async throws {
+public func eventually(_ what: @autoclosure () -> String, timeout: Duration = patience, _ condition: () async -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
-    while !condition() {
+    while await !condition() {
         guard ContinuousClock.now < deadline else { throw TestTimeout(what: what()) }
         try await Task.sleep(for: .milliseconds(5))
     }
