@@ -47,6 +47,11 @@ public struct DialogueConfiguration: Sendable {
     /// How often the server enforces each event's `EventHistory.retention` on the history store and memory.
     /// Defaults to one minute.
     public var retentionInterval: Duration
+    /// The most delivered events waiting for a failing history store; beyond it the oldest are given up
+    /// (logged, and counted in ``DialogueServer/historyStoreStatus``). Defaults to 100 000.
+    public var maxPendingStoreEvents: Int
+    /// How often events waiting for a failing history store are retried. Defaults to one second.
+    public var storeRetryInterval: Duration
 
     public init(
         host: String = "127.0.0.1",
@@ -63,8 +68,11 @@ public struct DialogueConfiguration: Sendable {
         maxRoomsPerClient: Int = 100,
         maxRecoveryEvents: Int = 1000,
         historyStore: (any HistoryStore)? = nil,
-        retentionInterval: Duration = .seconds(60)
+        retentionInterval: Duration = .seconds(60),
+        maxPendingStoreEvents: Int = 100_000,
+        storeRetryInterval: Duration = .seconds(1)
     ) {
+        precondition(maxPendingStoreEvents >= 0 && storeRetryInterval > .zero, "store retry settings must be positive")
         precondition(retentionInterval > .zero, "retentionInterval must be positive")
         precondition(maxRoomsPerClient > 0, "maxRoomsPerClient must be positive")
         precondition(historyRequestLimit.maxRequests > 0 && historyRequestLimit.window > .zero, "history request limit must be positive")
@@ -85,6 +93,8 @@ public struct DialogueConfiguration: Sendable {
         self.historyStore = historyStore
         self.maxRecoveryEvents = maxRecoveryEvents
         self.retentionInterval = retentionInterval
+        self.maxPendingStoreEvents = maxPendingStoreEvents
+        self.storeRetryInterval = storeRetryInterval
     }
 
     /// Cross-origin rules for long-polling. Defaults to reflecting the request's origin with credentials,

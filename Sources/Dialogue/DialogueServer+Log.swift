@@ -53,7 +53,8 @@ extension DialogueServer {
 
     /// A kept event: gets the room's next offset, goes into memory and (durably) into the history store, and
     /// is delivered after every event of the room with a lower offset. A store that fails does not stop
-    /// delivery: the failure is logged with the room and offset, and `persisted` is `false`.
+    /// delivery: the failure is logged with the room and offset, `persisted` is `false`, and the event is
+    /// stored by the retry task once the store is back (see ``historyStoreStatus``).
     func deliverLogged(_ message: inout AnyEventMessage, limit: Int) async -> (recipients: Int, persisted: Bool) {
         let roomId = message.roomId
         let (stamped, epoch, evictions) = state.withLock { state -> (AnyEventMessage, Int64, [HistoryManager.Eviction]) in
@@ -70,15 +71,7 @@ extension DialogueServer {
         await cleanup(evictions)
         var persisted = true
         if let store = configuration.historyStore {
-            do {
-                try await store.append([StoredEvent(offset: offset, epoch: epoch, message: stamped)])
-            } catch {
-                persisted = false
-                logger.error(
-                    "history store append failed: the event is delivered but not persisted",
-                    metadata: ["dialogue.room": .string(roomId), "dialogue.offset": "\(offset)", "dialogue.error": "\(error)"]
-                )
-            }
+            persisted = await persist(StoredEvent(offset: offset, epoch: epoch, message: stamped), in: store)
         }
         await waitForTurn(roomId, offset)
         let recipients = await broadcast(stamped)
@@ -174,6 +167,7 @@ extension DialogueServer {
         for waiter in old?.waiters.values ?? [:].values { waiter.resume() }
         for waiter in old?.gateWaiters ?? [] { waiter.continuation.resume(returning: false) }
         guard let store = configuration.historyStore else { return }
+        dropPendingWrites(roomId: roomId)
         do {
             try await store.reset(roomId: roomId, epoch: epoch)
         } catch {

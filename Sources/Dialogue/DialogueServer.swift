@@ -1,6 +1,7 @@
 import EngineIO
 import EngineIOServer
 import Foundation
+import DequeModule
 import DialogueStorage
 import Hummingbird
 import Logging
@@ -54,6 +55,9 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
         var logs: [String: RoomLog] = [:]
         /// Each room's delivery order.
         var turns: [String: RoomTurns] = [:]
+        /// Delivered events the history store refused, oldest first, waiting for a retry.
+        var unpersisted: Deque<StoredEvent> = []
+        var storeStatus = HistoryStoreStatus(configured: false, healthy: true, pendingEvents: 0, droppedEvents: 0, failedWrites: 0)
     }
 
     struct RoomState {
@@ -122,11 +126,15 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
             try await openStore()
             ready.fire()
             group.addTask { await self.runRetention() }
+            if let store = configuration.historyStore { group.addTask { await self.runStoreRetry(store) } }
             for room in rooms() { await runHook("rooms.onCreated") { try await configuration.hooks.rooms.onCreated?(room) } }
             try await io.run()
             let evictions = state.withLock { $0.history.removeAll() }
             await cleanup(evictions)
-            await configuration.historyStore?.close()
+            if let store = configuration.historyStore {
+                await retryPendingWrites(store)
+                await store.close()
+            }
             group.cancelAll()
         }
     }

@@ -108,7 +108,12 @@ public final class PostgresHistoryStore: HistoryStore {
                 }
                 try await connection.query(PostgresQuery(
                     unsafeSQL: "INSERT INTO \(schema).dialogue_rooms (room_id, epoch, last_offset) VALUES " + rows.joined(separator: ",")
-                        + " ON CONFLICT (room_id) DO UPDATE SET epoch = excluded.epoch, last_offset = excluded.last_offset",
+                        // Appends of one room may commit out of offset order (concurrent triggers, retries): the
+                        // position only moves forward within an epoch.
+                        + """
+                         ON CONFLICT (room_id) DO UPDATE SET last_offset = CASE WHEN \(schema).dialogue_rooms.epoch = excluded.epoch
+                         THEN GREATEST(\(schema).dialogue_rooms.last_offset, excluded.last_offset) ELSE excluded.last_offset END, epoch = excluded.epoch
+                        """,
                     binds: binds
                 ), logger: logger)
             }

@@ -93,7 +93,12 @@ public final class SQLiteHistoryStore: HistoryStore {
                 _ = try await writer.query(
                     "INSERT INTO dialogue_rooms (room_id, epoch, last_offset) VALUES "
                         + Array(repeating: "(?, ?, ?)", count: chunk.count).joined(separator: ",")
-                        + " ON CONFLICT(room_id) DO UPDATE SET epoch = excluded.epoch, last_offset = excluded.last_offset",
+                        // Appends of one room may commit out of offset order (concurrent triggers, retries): the
+                        // position only moves forward within an epoch.
+                        + """
+                         ON CONFLICT(room_id) DO UPDATE SET last_offset = CASE WHEN dialogue_rooms.epoch = excluded.epoch
+                         THEN max(dialogue_rooms.last_offset, excluded.last_offset) ELSE excluded.last_offset END, epoch = excluded.epoch
+                        """,
                     chunk.flatMap { [.text($0.message.roomId), .integer(Int($0.epoch)), .integer(Int($0.offset))] as [SQLiteData] }
                 )
             }

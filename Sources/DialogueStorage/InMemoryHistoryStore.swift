@@ -5,6 +5,7 @@ import Synchronization
 public final class InMemoryHistoryStore: HistoryStore {
     private struct Room {
         var epoch: Int64
+        var lastOffset: Int64 = 0
         var events: [StoredEvent] = []
     }
 
@@ -13,13 +14,18 @@ public final class InMemoryHistoryStore: HistoryStore {
     public init() {}
 
     public func open() async throws -> [String: RoomLog] {
-        rooms.withLock { rooms in rooms.mapValues { RoomLog(epoch: $0.epoch, lastOffset: $0.events.last?.offset ?? 0) } }
+        rooms.withLock { rooms in rooms.mapValues { RoomLog(epoch: $0.epoch, lastOffset: $0.lastOffset) } }
     }
 
     public func append(_ events: [StoredEvent]) async throws {
         rooms.withLock { rooms in
             for event in events {
-                rooms[event.message.roomId, default: Room(epoch: event.epoch)].events.append(event)
+                var room = rooms[event.message.roomId] ?? Room(epoch: event.epoch)
+                // Kept in offset order: appends of one room may arrive out of order (concurrent triggers, retries).
+                let index = room.events.lastIndex { $0.offset < event.offset }.map { $0 + 1 } ?? 0
+                room.events.insert(event, at: index)
+                room.lastOffset = max(room.lastOffset, event.offset)
+                rooms[event.message.roomId] = room
             }
         }
     }

@@ -6,6 +6,7 @@ import DialogueStorage
 import Foundation
 import SocketIO
 import TestSupport
+import Synchronization
 import Testing
 
 @Suite("Durable history through the server")
@@ -100,12 +101,19 @@ struct DurableHistoryTests {
     }
 }
 
-/// A store whose disk is full: every append fails; everything else works.
+/// A store whose disk is full until `freeSpace()`: appends fail meanwhile; everything else works.
 final class FullDiskStore: HistoryStore {
-    struct DiskFull: Error {}
+    struct DiskFull: Error, CustomStringConvertible {
+        var description: String { "disk full" }
+    }
     let inner = InMemoryHistoryStore()
+    private let full = Mutex(true)
+    func freeSpace() { full.withLock { $0 = false } }
     func open() async throws -> [String: RoomLog] { try await inner.open() }
-    func append(_ events: [StoredEvent]) async throws { throw DiskFull() }
+    func append(_ events: [StoredEvent]) async throws {
+        if full.withLock({ $0 }) { throw DiskFull() }
+        try await inner.append(events)
+    }
     func events(roomId: String, eventName: String, start: Int, end: Int) async throws -> [StoredEvent] {
         try await inner.events(roomId: roomId, eventName: eventName, start: start, end: end)
     }
@@ -135,6 +143,42 @@ struct HistoryStoreFaultTests {
                 #expect(stillGoing.offset == 2)
                 #expect(await server.room("general")?.history("message", start: 0, end: 5).map { $0.data["text"] } == ["next", "hi"], "memory still has them")
             }
+        }
+    }
+
+    @Test func eventsAFailingStoreRefusedAreStoredWhenItIsBack() async throws {
+        var configuration = testConfiguration(rooms: [("general", chatRoom)])
+        let store = FullDiskStore()
+        configuration.historyStore = store
+        configuration.storeRetryInterval = .milliseconds(20)
+        try await withDialogue(configuration) { server, _ in
+            for n in 1...3 { try await server.trigger("general", Message, ChatMessage(text: "m\(n)", senderId: "s")) }
+            let failing = server.historyStoreStatus
+            #expect(failing.configured && !failing.healthy && failing.pendingEvents == 3 && failing.droppedEvents == 0)
+            #expect(failing.failedWrites >= 1 && failing.lastError == "disk full")
+            #expect(try await store.inner.count(roomId: "general", eventName: "message") == 0)
+            store.freeSpace()
+            try await eventually("the store caught up") { server.historyStoreStatus.pendingEvents == 0 }
+            #expect(server.historyStoreStatus.healthy)
+            try await server.trigger("general", Message, ChatMessage(text: "m4", senderId: "s"))
+            let stored = try await store.inner.events(roomId: "general", after: 0, limit: 10)
+            #expect(stored.map(\.offset) == [1, 2, 3, 4], "every event, in order, once")
+            #expect(try await store.open()["general"]?.lastOffset == 4)
+        }
+    }
+
+    @Test func beyondThePendingLimitTheOldestAreGivenUpAndCounted() async throws {
+        var configuration = testConfiguration(rooms: [("general", chatRoom)])
+        let store = FullDiskStore()
+        configuration.historyStore = store
+        configuration.maxPendingStoreEvents = 2
+        configuration.storeRetryInterval = .milliseconds(20)
+        try await withDialogue(configuration) { server, _ in
+            for n in 1...5 { try await server.trigger("general", Message, ChatMessage(text: "m\(n)", senderId: "s")) }
+            #expect(server.historyStoreStatus.pendingEvents == 2 && server.historyStoreStatus.droppedEvents == 3)
+            store.freeSpace()
+            try await eventually("the store caught up") { server.historyStoreStatus.pendingEvents == 0 }
+            #expect(try await store.inner.events(roomId: "general", after: 0, limit: 10).map(\.offset) == [4, 5])
         }
     }
 }
