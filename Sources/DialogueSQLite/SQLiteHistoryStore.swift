@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import SQLiteNIO
 import SocketIO
+import Synchronization
 
 /// A ``HistoryStore`` in an SQLite file: embedded, nothing to install (SQLite is vendored by sqlite-nio).
 ///
@@ -22,13 +23,19 @@ public final class SQLiteHistoryStore: HistoryStore {
     let maintenance: SQLiteConnection
     let logger: Logger
     private let commits = GroupCommit()
+    private let closed = Atomic(false)
 
     /// Opens (creating if needed) the database at `path`; its folder must exist.
     public init(path: String, logger: Logger) async throws {
         self.logger = logger
         writer = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
         do {
-            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=5000", "PRAGMA cache_size=-65536"] {
+            // Checkpoints run in ``run()``, off the commit path; the writer's own is a safety net (64 MB of WAL)
+            // for a store whose `run()` is not running. Statement journals stay in memory.
+            for pragma in [
+                "PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=5000", "PRAGMA cache_size=-65536",
+                "PRAGMA temp_store=MEMORY", "PRAGMA wal_autocheckpoint=16384",
+            ] {
                 _ = try await writer.query(pragma)
             }
             reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
@@ -38,6 +45,24 @@ public final class SQLiteHistoryStore: HistoryStore {
         } catch {
             try? await writer.close()
             throw error
+        }
+    }
+
+    /// Copies the write-ahead log into the database in the background (a passive checkpoint four times a
+    /// second, on the maintenance connection), so commits do not wait for it. Runs until cancelled.
+    public func run() async throws {
+        while true {
+            do {
+                try await Task.sleep(for: .milliseconds(250))
+            } catch {
+                return
+            }
+            guard !closed.load(ordering: .relaxed) else { return }
+            do {
+                _ = try await maintenance.query("PRAGMA wal_checkpoint(PASSIVE)")
+            } catch {
+                logger.warning("history store checkpoint failed", metadata: ["dialogue.error": "\(error)"])
+            }
         }
     }
 
@@ -193,6 +218,7 @@ public final class SQLiteHistoryStore: HistoryStore {
     }
 
     public func close() async {
+        closed.store(true, ordering: .relaxed)
         try? await maintenance.close()
         try? await reader.close()
         try? await writer.close()
