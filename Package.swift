@@ -32,6 +32,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/vapor/sqlite-nio", from: "1.13.2"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Pure Engine.IO v4: packets, payload codec, session state machine. No HTTP framework.
@@ -104,6 +107,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             resources: [.copy("Resources/client.js")]
         ),
@@ -138,6 +143,7 @@ let package = Package(
             dependencies: [
                 "Dialogue", "DialogueSQLite", "DialoguePostgres", "EngineIOServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             resources: [.copy("Public")]
@@ -164,6 +170,7 @@ let package = Package(
         .testTarget(
             name: "DialogueTests",
             dependencies: [
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 "Dialogue", "DialogueClient", "DialogueExamples", "DialogueStorage", "DialogueSQLite", "DialoguePostgres", "SocketIOClient", "SocketIOServer",
                 "EngineIOServer", "TestSupport",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),

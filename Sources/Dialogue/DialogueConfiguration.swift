@@ -1,3 +1,4 @@
+import CoreMetrics
 import EngineIO
 import EngineIOServer
 import DialogueStorage
@@ -52,6 +53,11 @@ public struct DialogueConfiguration: Sendable {
     public var maxPendingStoreEvents: Int
     /// How often events waiting for a failing history store are retried. Defaults to one second.
     public var storeRetryInterval: Duration
+    /// Where the server's metrics go (see the series in `Docs/Operations.md`). Defaults to the process-wide
+    /// `MetricsSystem.factory` (which discards them until a backend is bootstrapped).
+    public var metricsFactory: any MetricsFactory
+    /// Publishing over HTTP (`POST /api/rooms/{roomId}/events/{event}`): off until API keys are set.
+    public var httpAPI: HTTPAPIConfiguration
 
     public init(
         host: String = "127.0.0.1",
@@ -70,7 +76,9 @@ public struct DialogueConfiguration: Sendable {
         historyStore: (any HistoryStore)? = nil,
         retentionInterval: Duration = .seconds(60),
         maxPendingStoreEvents: Int = 100_000,
-        storeRetryInterval: Duration = .seconds(1)
+        storeRetryInterval: Duration = .seconds(1),
+        metricsFactory: any MetricsFactory = MetricsSystem.factory,
+        httpAPI: HTTPAPIConfiguration = HTTPAPIConfiguration()
     ) {
         precondition(maxPendingStoreEvents >= 0 && storeRetryInterval > .zero, "store retry settings must be positive")
         precondition(retentionInterval > .zero, "retentionInterval must be positive")
@@ -95,6 +103,8 @@ public struct DialogueConfiguration: Sendable {
         self.retentionInterval = retentionInterval
         self.maxPendingStoreEvents = maxPendingStoreEvents
         self.storeRetryInterval = storeRetryInterval
+        self.metricsFactory = metricsFactory
+        self.httpAPI = httpAPI
     }
 
     /// Cross-origin rules for long-polling. Defaults to reflecting the request's origin with credentials,

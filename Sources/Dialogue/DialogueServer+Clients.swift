@@ -72,6 +72,7 @@ extension DialogueServer {
         for roomId in emptied { await removeRoom(roomId, ifEmpty: true) }
         await runHook("socket.onDisconnect") { try await configuration.hooks.socket.onDisconnect?(context, client.socket, reason) }
         logger.debug("client disconnected", metadata: ["dialogue.client": .string(client.id), "sio.reason": .string(reason.rawValue)])
+        metrics.disconnected(reason: reason.rawValue)
     }
 
     // MARK: Membership

@@ -72,7 +72,20 @@ extension DialogueServer {
         _ roomId: String, _ eventName: String, _ data: SocketValue, from: String, meta: SocketValue?, sender: ConnectedClient?,
         definition fallback: (any EventDescribing)?
     ) async throws(DialogueError) -> (message: AnyEventMessage, persisted: Bool) {
+        do {
+            return try await deliver(roomId, eventName, data, from: from, meta: meta, sender: sender, definition: fallback)
+        } catch {
+            metrics.refused(room: metricsLabel(roomId: roomId), event: eventName, error: error)
+            throw error
+        }
+    }
+
+    private func deliver(
+        _ roomId: String, _ eventName: String, _ data: SocketValue, from: String, meta: SocketValue?, sender: ConnectedClient?,
+        definition fallback: (any EventDescribing)?
+    ) async throws(DialogueError) -> (message: AnyEventMessage, persisted: Bool) {
         await ready.wait()
+        let started = ContinuousClock.now
         if let meta, meta.objectValue == nil { throw DialogueError(.invalidRequest, "meta must be an object", field: "meta") }
         guard eventName != "*" else { throw DialogueError(.invalidRequest, "'*' names every event; it cannot be triggered", field: "event") }
         let (room, created) = try state.withLock { state throws(DialogueError) -> (RoomState, Room?) in
@@ -120,6 +133,12 @@ extension DialogueServer {
         } else {
             recipients = await broadcast(message)
         }
+        // A name the room does not define (allowed by `*`) is counted as `*`: clients choose those names.
+        let metricsEvent = events.contains { $0.name == message.event } ? message.event : "*"
+        let metricsRoom = metricsLabel(roomId: roomId)
+        metrics.eventIn(room: metricsRoom, event: metricsEvent)
+        metrics.eventsOut(room: metricsRoom, event: metricsEvent, count: recipients)
+        metrics.delivered(room: metricsRoom, after: .now - started)
         let hooks = configuration.hooks.events
         await runHook("events.onTriggered") { try await hooks.onTriggered?(roomId, message) }
         let handlers = state.withLock { state in

@@ -38,11 +38,14 @@ extension DialogueServer {
         let roomId = event.message.roomId
         let waiting = state.withLock { state in state.unpersisted.contains { $0.message.roomId == roomId } }
         if !waiting {
+            let started = ContinuousClock.now
             do {
                 try await store.append([event])
+                metrics.storeAppend(after: .now - started, failed: false)
                 state.withLock { $0.storeStatus.healthy = true }
                 return true
             } catch {
+                metrics.storeAppend(after: .now - started, failed: true)
                 recordStoreFailure(error, roomId: roomId, offset: event.offset)
             }
         }

@@ -41,6 +41,7 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
     private let lifecycle = Mutex<Lifecycle?>(nil)
     /// Fired once the history store is open (at once without a store): events wait for it.
     let ready = OneShotSignal()
+    let metrics: DialogueMetrics
 
     struct State {
         var rooms: OrderedDictionary<String, RoomState> = [:]
@@ -94,6 +95,7 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
     /// - Parameter logger: defaults to ``Logger/dialogue``; use ``Logger/silent`` in tests.
     public init(configuration: DialogueConfiguration = DialogueConfiguration(), logger: Logger = .dialogue) {
         self.configuration = configuration
+        self.metrics = DialogueMetrics(factory: configuration.metricsFactory)
         self.logger = logger
         self.io = SocketServer(configuration: configuration.socket, logger: logger)
         self.namespace = io.namespace("/")
@@ -187,6 +189,7 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
     /// (see the type's example).
     public func mount<Context: EngineRequestContextProtocol>(on router: Router<Context>, webSocketRouter: Router<Context>) {
         io.mount(on: router, webSocketRouter: webSocketRouter)
+        mountHTTP(on: router)
         router.get(RouterPath(Self.browserClientPath)) { _, _ in
             guard let script = BrowserClient.script else { return Response(status: .notFound) }
             return Response(

@@ -6,6 +6,7 @@ import EngineIOServer
 import Foundation
 import Hummingbird
 import Logging
+import Prometheus
 import ServiceLifecycle
 
 /// `dialogue`: runs a Dialogue server.
@@ -28,6 +29,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Folder of the history database (SQLite); created if missing.") var data = "dialogue-data"
     @Option(help: "Keep history in PostgreSQL instead of SQLite: postgres://user[:password]@host[:port]/database.") var postgres: String?
     @Option(help: "The PostgreSQL schema of the history tables.") var postgresSchema = "dialogue"
+    @Option(name: .customLong("api-key"), help: "A key for the HTTP publish API (repeatable; also $DIALOGUE_API_KEYS, comma-separated).")
+    var apiKeys: [String] = []
 
     func run() async throws {
         var mutableLogger = Logger.dialogue
@@ -40,6 +43,10 @@ struct Serve: AsyncParsableCommand {
             try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
             configuration.historyStore = try await SQLiteHistoryStore(path: (data as NSString).appendingPathComponent("history.sqlite"), logger: logger)
         }
+        let environmentKeys = ProcessInfo.processInfo.environment["DIALOGUE_API_KEYS"]?.split(separator: ",").map(String.init) ?? []
+        configuration.httpAPI.apiKeys = Set((apiKeys + environmentKeys).filter { !$0.isEmpty })
+        let registry = PrometheusCollectorRegistry()
+        configuration.metricsFactory = PrometheusMetricsFactory(registry: registry)
         let dialogue = DialogueServer(configuration: configuration, logger: logger)
         guard let page = Bundle.module.url(forResource: "Public/index", withExtension: "html").flatMap({ try? Data(contentsOf: $0) }) else {
             throw ValidationError("the demo page is missing from the package resources")
@@ -47,6 +54,13 @@ struct Serve: AsyncParsableCommand {
         let app = EngineApplication.make(endpoints: [dialogue], host: host, port: port, logger: logger) { router in
             router.get("/") { _, _ in
                 Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: page)))
+            }
+            router.get("/metrics") { _, _ in
+                dialogue.recordGauges()
+                return Response(
+                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer()))
+                )
             }
         } onServerRunning: { port in
             logger.notice("Dialogue demo running: open http://\(host):\(port)/")

@@ -34,6 +34,8 @@ public struct DialogueError: Error, Sendable, Equatable, CustomStringConvertible
         public static let eventBlocked = Code(rawValue: "EVENT_BLOCKED")
         /// The client is not connected any more.
         public static let notConnected = Code(rawValue: "NOT_CONNECTED")
+        /// An HTTP request without valid credentials.
+        public static let unauthorized = Code(rawValue: "UNAUTHORIZED")
     }
 
     public let code: Code

@@ -1,0 +1,84 @@
+import CoreMetrics
+import Foundation
+
+/// What the server measures, through swift-metrics: any backend (Prometheus with `dialogue serve`).
+///
+/// Series (labels in brackets): `dialogue_events_in_total` [room, event] — events accepted for delivery;
+/// `dialogue_events_out_total` [room, event] — deliveries to clients; `dialogue_validation_failures_total`
+/// [room, event]; `dialogue_events_refused_total` [room, code] — triggers refused for another reason;
+/// `dialogue_disconnects_total` [reason] — including `slow client` and `ping timeout`;
+/// `dialogue_delivery_seconds` [room] — from accepting a trigger to handing it to every subscriber;
+/// `dialogue_history_append_seconds` and `dialogue_history_append_failures_total` — the history store;
+/// and, set by ``DialogueServer/recordGauges()``: `dialogue_connections`, `dialogue_rooms`,
+/// `dialogue_room_members` [room], `dialogue_history_pending_events`, `dialogue_history_store_healthy`.
+///
+/// The `room` label is the room id for configured rooms, the pattern for template rooms (`user:*`), and
+/// `runtime` for rooms made at runtime, so a server with many rooms keeps a bounded number of series.
+struct DialogueMetrics: Sendable {
+    let factory: any MetricsFactory
+
+    func eventIn(room: String, event: String) {
+        Counter(label: "dialogue_events_in_total", dimensions: [("room", room), ("event", event)], factory: factory).increment()
+    }
+
+    func eventsOut(room: String, event: String, count: Int) {
+        guard count > 0 else { return }
+        Counter(label: "dialogue_events_out_total", dimensions: [("room", room), ("event", event)], factory: factory).increment(by: count)
+    }
+
+    func refused(room: String, event: String, error: DialogueError) {
+        if error.code == .validationFailed {
+            Counter(label: "dialogue_validation_failures_total", dimensions: [("room", room), ("event", event)], factory: factory).increment()
+        } else {
+            Counter(label: "dialogue_events_refused_total", dimensions: [("room", room), ("code", error.code.rawValue)], factory: factory).increment()
+        }
+    }
+
+    func disconnected(reason: String) {
+        Counter(label: "dialogue_disconnects_total", dimensions: [("reason", reason)], factory: factory).increment()
+    }
+
+    func delivered(room: String, after duration: Duration) {
+        Timer(label: "dialogue_delivery_seconds", dimensions: [("room", room)], factory: factory).recordNanoseconds(duration.nanoseconds)
+    }
+
+    func storeAppend(after duration: Duration, failed: Bool) {
+        Timer(label: "dialogue_history_append_seconds", factory: factory).recordNanoseconds(duration.nanoseconds)
+        if failed { Counter(label: "dialogue_history_append_failures_total", factory: factory).increment() }
+    }
+
+    func gauge(_ label: String, _ value: Int, dimensions: [(String, String)] = []) {
+        Gauge(label: label, dimensions: dimensions, factory: factory).record(value)
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}
+
+extension DialogueServer {
+    /// The `room` label of a room's series: its id if configured, its template's pattern, or `runtime`.
+    func metricsLabel(roomId: String) -> String {
+        if configuration.rooms[roomId] != nil { return roomId }
+        return configuration.roomTemplates.first { $0.matches(roomId) }?.pattern ?? "runtime"
+    }
+
+    /// Sets the gauges (connections, rooms, configured rooms' members, history store state) to their
+    /// values now; call before each scrape.
+    public func recordGauges() {
+        let (connections, rooms, members) = state.withLock { state in
+            (state.clients.count, state.rooms.count, configuration.rooms.keys.map { ($0, state.rooms[$0]?.members.count ?? 0) })
+        }
+        metrics.gauge("dialogue_connections", connections)
+        metrics.gauge("dialogue_rooms", rooms)
+        for (room, count) in members { metrics.gauge("dialogue_room_members", count, dimensions: [("room", room)]) }
+        let store = historyStoreStatus
+        if store.configured {
+            metrics.gauge("dialogue_history_pending_events", store.pendingEvents)
+            metrics.gauge("dialogue_history_store_healthy", store.healthy ? 1 : 0)
+        }
+    }
+}

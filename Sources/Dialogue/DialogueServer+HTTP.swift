@@ -1,0 +1,122 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import OrderedCollections
+import SocketIO
+
+/// The HTTP side of the server: health, readiness, and publishing without a socket.
+public struct HTTPAPIConfiguration: Sendable {
+    /// Keys accepted by `POST /api/rooms/{roomId}/events/{event}`, as `Authorization: Bearer KEY` or
+    /// `X-API-Key: KEY`. With none, publishing over HTTP is off.
+    public var apiKeys: Set<String>
+    /// The largest request body accepted. Defaults to 1 MB.
+    public var maxBodySize: Int
+
+    public init(apiKeys: Set<String> = [], maxBodySize: Int = 1 << 20) {
+        self.apiKeys = apiKeys
+        self.maxBodySize = maxBodySize
+    }
+}
+
+extension DialogueServer {
+    /// `GET /health` (the process answers), `GET /ready` (the history store is open and healthy; 503 with the
+    /// store's status otherwise) and, when API keys are configured, `POST /api/rooms/{roomId}/events/{event}`.
+    func mountHTTP<Context: RequestContext>(on router: Router<Context>) {
+        router.get("/health") { _, _ in Self.json(.ok, ["status": "ok"]) }
+        router.get("/ready") { [weak self] _, _ in
+            guard let self else { return Self.json(.serviceUnavailable, ["status": "stopping"]) }
+            return self.readiness()
+        }
+        let api = configuration.httpAPI
+        guard !api.apiKeys.isEmpty else { return }
+        router.post("/api/rooms/:roomId/events/:event") { [weak self] request, context in
+            guard let self else { return Self.json(.serviceUnavailable, ["ok": false]) }
+            return await self.publish(request, context, api: api)
+        }
+    }
+
+    private func readiness() -> Response {
+        let store = historyStoreStatus
+        let isReady = self.ready.isFired && store.healthy
+        var body: OrderedDictionary<SocketKey, SocketValue> = ["status": .string(isReady ? "ready" : "not ready")]
+        if store.configured {
+            var status: OrderedDictionary<SocketKey, SocketValue> = [
+                "healthy": .bool(store.healthy), "pendingEvents": .int(Int64(store.pendingEvents)),
+                "droppedEvents": .int(Int64(store.droppedEvents)), "failedWrites": .int(Int64(store.failedWrites)),
+            ]
+            if let lastError = store.lastError { status["lastError"] = .string(lastError) }
+            body["historyStore"] = .object(status)
+        }
+        return Self.json(isReady ? .ok : .serviceUnavailable, .object(body))
+    }
+
+    private func publish<Context: RequestContext>(_ request: Request, _ context: Context, api: HTTPAPIConfiguration) async -> Response {
+        guard let key = Self.credential(request), api.apiKeys.contains(where: { Self.constantTimeEquals($0, key) }) else {
+            return Self.error(DialogueError(.unauthorized, "A valid API key is required (Authorization: Bearer KEY or X-API-Key)"))
+        }
+        guard let roomId = context.parameters.get("roomId"), let event = context.parameters.get("event") else {
+            return Self.error(DialogueError(.invalidRequest, "Room and event are required"))
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: api.maxBodySize)
+        } catch {
+            return Self.json(.contentTooLarge, ["ok": false, "error": DialogueError(.invalidRequest, "The body is larger than \(api.maxBodySize) bytes").payload()])
+        }
+        let data: SocketValue
+        if body.readableBytes == 0 {
+            data = .object([:])
+        } else {
+            guard let parsed = try? SocketValue(jsonText: String(buffer: body)) else {
+                return Self.error(DialogueError(.invalidRequest, "The body is not JSON"))
+            }
+            data = parsed
+        }
+        let from = request.uri.queryParameters.get("from") ?? "api"
+        do {
+            let (message, persisted) = try await dispatch(roomId, event, data, from: from, meta: nil, sender: nil, definition: nil)
+            var answer: OrderedDictionary<SocketKey, SocketValue> = [
+                "ok": true, "roomId": .string(roomId), "event": .string(event), "timestamp": .int(message.timestamp),
+            ]
+            if let offset = message.offset {
+                answer["offset"] = .int(offset)
+                answer["persisted"] = .bool(persisted)
+            }
+            return Self.json(.ok, .object(answer))
+        } catch {
+            return Self.error(error, roomId: roomId)
+        }
+    }
+
+    private static func credential(_ request: Request) -> String? {
+        if let authorization = request.headers[.authorization], authorization.lowercased().hasPrefix("bearer ") {
+            return String(authorization.dropFirst("bearer ".count)).trimmingCharacters(in: .whitespaces)
+        }
+        return request.headers[HTTPField.Name("X-API-Key")!]
+    }
+
+    private static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+
+    /// `{ok: false, error: {code, message, field?, roomId?}}` with the status that fits the code.
+    private static func error(_ error: DialogueError, roomId: String? = nil) -> Response {
+        let status: HTTPResponse.Status = switch error.code {
+        case .unauthorized: .unauthorized
+        case .roomNotFound: .notFound
+        case .permissionDenied, .eventBlocked: .forbidden
+        case .rateLimited: .tooManyRequests
+        default: .badRequest
+        }
+        return json(status, ["ok": false, "error": error.payload(roomId: roomId)])
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ value: SocketValue) -> Response {
+        Response(
+            status: status, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: value.jsonText))
+        )
+    }
+}

@@ -1,0 +1,92 @@
+import Dialogue
+import DialogueStorage
+import Foundation
+import Prometheus
+import SocketIO
+import TestSupport
+import Testing
+
+@Suite("Health, readiness, HTTP publishing and metrics")
+struct OperationsTests {
+    @Test func readinessFollowsTheHistoryStore() async throws {
+        var configuration = testConfiguration(rooms: [("general", chatRoom)])
+        let store = FullDiskStore()
+        configuration.historyStore = store
+        configuration.storeRetryInterval = .milliseconds(20)
+        try await withDialogue(configuration) { server, url in
+            #expect(try await httpRequest("GET", "\(url)/health").status == 200)
+            #expect(try await httpRequest("GET", "\(url)/ready").status == 200)
+            try await server.trigger("general", Message, ChatMessage(text: "lost for now", senderId: "s"))
+            let failing = try await httpRequest("GET", "\(url)/ready")
+            #expect(failing.status == 503)
+            let status = (failing.json as? [String: Any])?["historyStore"] as? [String: Any]
+            #expect(status?["healthy"] as? Bool == false && status?["pendingEvents"] as? Int == 1 && status?["lastError"] as? String == "disk full")
+            store.freeSpace()
+            try await eventually("ready again") { (try? await httpRequest("GET", "\(url)/ready").status) == 200 }
+        }
+    }
+
+    @Test func publishingOverHTTPNeedsAKeyAndValidatesLikeASocket() async throws {
+        var configuration = testConfiguration(rooms: [("general", chatRoom)])
+        configuration.httpAPI = HTTPAPIConfiguration(apiKeys: ["k-123"], maxBodySize: 1000)
+        try await withDialogue(configuration) { _, url in
+            try await TestClient.with(url, auth: ["userId": "alice"]) { alice in
+                try await alice.join("general")
+                let endpoint = "\(url)/api/rooms/general/events/message"
+                let body = #"{"text": "order shipped", "senderId": "backend"}"#
+                #expect(try await httpRequest("POST", endpoint, body: body).status == 401)
+                #expect(try await httpRequest("POST", endpoint, headers: ["Authorization": "Bearer wrong"], body: body).status == 401)
+
+                let published = try await httpRequest("POST", "\(endpoint)?from=orders", headers: ["Authorization": "Bearer k-123"], body: body)
+                #expect(published.status == 200 && published.headers["content-type"]?.hasPrefix("application/json") == true)
+                let answer = published.json as? [String: Any]
+                #expect(answer?["ok"] as? Bool == true && answer?["offset"] as? Int == 1 && answer?["persisted"] as? Bool == true)
+                let delivered = try await alice.nextEvent("message")
+                #expect(delivered["data"]?["text"] == "order shipped" && delivered["from"] == "orders")
+
+                let invalid = try await httpRequest("POST", endpoint, headers: ["X-API-Key": "k-123"], body: #"{"text": "", "senderId": "b"}"#)
+                let error = (invalid.json as? [String: Any])?["error"] as? [String: Any]
+                #expect(invalid.status == 400 && error?["code"] as? String == "VALIDATION_FAILED" && error?["field"] as? String == "text")
+                let unknownRoom = try await httpRequest("POST", "\(url)/api/rooms/nowhere/events/message", headers: ["X-API-Key": "k-123"], body: body)
+                #expect(unknownRoom.status == 404)
+                let unknownEvent = try await httpRequest("POST", "\(url)/api/rooms/general/events/shout", headers: ["X-API-Key": "k-123"], body: body)
+                #expect(unknownEvent.status == 400 && (unknownEvent.json as? [String: Any]).flatMap { ($0["error"] as? [String: Any])?["code"] as? String } == "EVENT_NOT_ALLOWED")
+                #expect(try await httpRequest("POST", endpoint, headers: ["X-API-Key": "k-123"], body: "{not json").status == 400)
+                let tooBig = #"{"text": ""# + String(repeating: "x", count: 2000) + #"", "senderId": "b"}"#
+                #expect(try await httpRequest("POST", endpoint, headers: ["X-API-Key": "k-123"], body: tooBig).status == 413)
+            }
+        }
+    }
+
+    @Test func withoutKeysThereIsNoPublishRoute() async throws {
+        try await withDialogue(testConfiguration(rooms: [("general", chatRoom)])) { _, url in
+            let reply = try await httpRequest("POST", "\(url)/api/rooms/general/events/message", headers: ["X-API-Key": ""], body: "{}")
+            #expect(reply.status == 404)
+        }
+    }
+
+    @Test func metricsCountEventsFailuresConnectionsAndLatency() async throws {
+        let registry = PrometheusCollectorRegistry()
+        var configuration = testConfiguration(rooms: [("general", chatRoom)])
+        configuration.metricsFactory = PrometheusMetricsFactory(registry: registry)
+        configuration.historyStore = InMemoryHistoryStore()
+        try await withDialogue(configuration) { server, url in
+            try await TestClient.with(url, auth: ["userId": "alice"]) { alice in
+                try await alice.join("general")
+                _ = try await alice.request("dialogue:trigger", ["roomId": "general", "event": "message", "data": ["text": "hi", "senderId": "alice"]])
+                _ = try await alice.request("dialogue:trigger", ["roomId": "general", "event": "message", "data": ["text": "", "senderId": "alice"]])
+                try await server.trigger("general", Message, ChatMessage(text: "from the server", senderId: "s"))
+                server.recordGauges()
+                let text = registry.emitToString()
+                #expect(text.contains(#"dialogue_events_in_total{room="general",event="message"} 2"#))
+                #expect(text.contains(#"dialogue_events_out_total{room="general",event="message"} 2"#), "alice received both")
+                #expect(text.contains(#"dialogue_validation_failures_total{room="general",event="message"} 1"#))
+                #expect(text.contains(#"dialogue_delivery_seconds_count{room="general"} 2"#))
+                #expect(text.contains("dialogue_history_append_seconds_count 2"))
+                #expect(text.contains("dialogue_connections 1"))
+                #expect(text.contains(#"dialogue_room_members{room="general"} 1"#))
+                #expect(text.contains("dialogue_history_store_healthy 1"))
+            }
+        }
+    }
+}
