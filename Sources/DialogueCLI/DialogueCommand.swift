@@ -26,6 +26,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Address to bind.") var host = "127.0.0.1"
     @Option(help: "Port to bind.") var port = 3000
     @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).") var logLevel = "info"
+    @Option(help: "Log format: text, or json (one object per line on standard error).") var logFormat = "text"
     @Option(help: "Folder of the history database (SQLite); created if missing.") var data = "dialogue-data"
     @Option(help: "Keep history in PostgreSQL instead of SQLite: postgres://user[:password]@host[:port]/database.") var postgres: String?
     @Option(help: "The PostgreSQL schema of the history tables.") var postgresSchema = "dialogue"
@@ -33,8 +34,14 @@ struct Serve: AsyncParsableCommand {
     var apiKeys: [String] = []
 
     func run() async throws {
-        var mutableLogger = Logger.dialogue
-        mutableLogger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown log level: \(logLevel)") }
+        var mutableLogger: Logger
+        switch logFormat {
+        case "text": mutableLogger = .dialogue
+        case "json": mutableLogger = Logger(label: "dialogue") { JSONLogHandler(label: $0) }
+        default: throw ValidationError("unknown log format: \(logFormat) (text or json)")
+        }
+        mutableLogger.logLevel = level
         let logger = mutableLogger
         var configuration = DemoRooms.configuration(host: host, port: port)
         if let postgres {
@@ -46,7 +53,13 @@ struct Serve: AsyncParsableCommand {
         let environmentKeys = ProcessInfo.processInfo.environment["DIALOGUE_API_KEYS"]?.split(separator: ",").map(String.init) ?? []
         configuration.httpAPI.apiKeys = Set((apiKeys + environmentKeys).filter { !$0.isEmpty })
         let registry = PrometheusCollectorRegistry()
-        configuration.metricsFactory = PrometheusMetricsFactory(registry: registry)
+        var metricsFactory = PrometheusMetricsFactory(registry: registry)
+        // Real-time latencies: from a tenth of a millisecond up.
+        metricsFactory.defaultDurationHistogramBuckets = [
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5), .milliseconds(5),
+            .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1),
+        ]
+        configuration.metricsFactory = metricsFactory
         let dialogue = DialogueServer(configuration: configuration, logger: logger)
         guard let page = Bundle.module.url(forResource: "Public/index", withExtension: "html").flatMap({ try? Data(contentsOf: $0) }) else {
             throw ValidationError("the demo page is missing from the package resources")

@@ -21,11 +21,11 @@ final class ServeProcess: Sendable {
         return candidates.map(\.path).first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    init(executable: String, data: URL, postgres: (url: String, schema: String)?) throws {
+    init(executable: String, data: URL, postgres: (url: String, schema: String)?, extraArguments: [String] = []) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["serve", "--port", "0", "--data", data.path, "--log-level", "notice"]
-            + (postgres.map { ["--postgres", $0.url, "--postgres-schema", $0.schema] } ?? [])
+            + (postgres.map { ["--postgres", $0.url, "--postgres-schema", $0.schema] } ?? []) + extraArguments
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
@@ -34,6 +34,9 @@ final class ServeProcess: Sendable {
         }
         try process.run()
     }
+
+    /// Everything it printed so far.
+    var printed: String { output.all.joined() }
 
     /// The URL it serves, once it says so.
     func url() async throws -> String {

@@ -89,4 +89,28 @@ struct OperationsTests {
             }
         }
     }
+
+    @Test func dialogueServeLogsJSONAndServesMetrics() async throws {
+        let executable = try #require(ServeProcess.executable, "the dialogue executable is not built: run ./scripts/test (swift build --build-tests)")
+        try await withTemporaryDirectory { data in
+            let server = try ServeProcess(executable: executable, data: data, postgres: nil, extraArguments: ["--log-format", "json", "--api-key", "k-1"])
+            defer { server.ensureStopped() }
+            let url = try await server.url()
+            let published = try await httpRequest("POST", "\(url)/api/rooms/general/events/message", headers: ["X-API-Key": "k-1"], body: #"{"text": "hi"}"#)
+            #expect(published.status == 200)
+            #expect(try await httpRequest("GET", "\(url)/ready").status == 200)
+            let metrics = try await httpRequest("GET", "\(url)/metrics")
+            #expect(metrics.headers["content-type"]?.hasPrefix("text/plain; version=0.0.4") == true)
+            #expect(metrics.body.contains(#"dialogue_events_in_total{room="general",event="message"} 1"#))
+            #expect(metrics.body.contains(#"dialogue_delivery_seconds_bucket{room="general",le="0.0001"}"#), "real-time buckets")
+            #expect(metrics.body.contains("dialogue_rooms "))
+            try await server.stop()
+            let lines = server.printed.split(separator: "\n").filter { !$0.isEmpty }
+            #expect(!lines.isEmpty)
+            for line in lines {
+                let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                #expect(object?["level"] is String && object?["message"] is String && object?["time"] is String, "not a JSON log line: \(line)")
+            }
+        }
+    }
 }

@@ -14,12 +14,13 @@ public struct HTTPReply: Sendable {
 }
 
 public func httpRequest(_ method: String, _ url: String, headers: [String: String] = [:], body: String? = nil) async throws -> HTTPReply {
-    var request = URLRequest(url: URL(string: url)!)
+    guard let target = URL(string: url) else { throw URLError(.badURL) }
+    var request = URLRequest(url: target)
     request.httpMethod = method
     for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
     request.httpBody = body.map { Data($0.utf8) }
     let (data, response) = try await URLSession.shared.data(for: request)
-    let http = response as! HTTPURLResponse
+    guard let http = response as? HTTPURLResponse else { throw URLError(.badServerResponse) }
     var headers: [String: String] = [:]
     for (name, value) in http.allHeaderFields { headers[String(describing: name).lowercased()] = String(describing: value) }
     return HTTPReply(status: http.statusCode, headers: headers, body: String(decoding: data, as: UTF8.self))
