@@ -109,6 +109,15 @@ final class FullDiskStore: HistoryStore {
     let inner = InMemoryHistoryStore()
     private let full = Mutex(true)
     func freeSpace() { full.withLock { $0 = false } }
+
+    /// The chat room on a full disk, retried every 20 ms.
+    static func chatConfiguration() -> (DialogueConfiguration, FullDiskStore) {
+        var configuration = testConfiguration(rooms: [("general", chatRoom)])
+        let store = FullDiskStore()
+        configuration.historyStore = store
+        configuration.storeRetryInterval = .milliseconds(20)
+        return (configuration, store)
+    }
     func open() async throws -> [String: RoomLog] { try await inner.open() }
     func append(_ events: [StoredEvent]) async throws {
         if full.withLock({ $0 }) { throw DiskFull() }
@@ -147,10 +156,7 @@ struct HistoryStoreFaultTests {
     }
 
     @Test func eventsAFailingStoreRefusedAreStoredWhenItIsBack() async throws {
-        var configuration = testConfiguration(rooms: [("general", chatRoom)])
-        let store = FullDiskStore()
-        configuration.historyStore = store
-        configuration.storeRetryInterval = .milliseconds(20)
+        let (configuration, store) = FullDiskStore.chatConfiguration()
         try await withDialogue(configuration) { server, _ in
             for n in 1...3 { try await server.trigger("general", Message, ChatMessage(text: "m\(n)", senderId: "s")) }
             let failing = server.historyStoreStatus
@@ -168,11 +174,8 @@ struct HistoryStoreFaultTests {
     }
 
     @Test func beyondThePendingLimitTheOldestAreGivenUpAndCounted() async throws {
-        var configuration = testConfiguration(rooms: [("general", chatRoom)])
-        let store = FullDiskStore()
-        configuration.historyStore = store
+        var (configuration, store) = FullDiskStore.chatConfiguration()
         configuration.maxPendingStoreEvents = 2
-        configuration.storeRetryInterval = .milliseconds(20)
         try await withDialogue(configuration) { server, _ in
             for n in 1...5 { try await server.trigger("general", Message, ChatMessage(text: "m\(n)", senderId: "s")) }
             #expect(server.historyStoreStatus.pendingEvents == 2 && server.historyStoreStatus.droppedEvents == 3)

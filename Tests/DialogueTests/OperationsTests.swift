@@ -9,10 +9,7 @@ import Testing
 @Suite("Health, readiness, HTTP publishing and metrics")
 struct OperationsTests {
     @Test func readinessFollowsTheHistoryStore() async throws {
-        var configuration = testConfiguration(rooms: [("general", chatRoom)])
-        let store = FullDiskStore()
-        configuration.historyStore = store
-        configuration.storeRetryInterval = .milliseconds(20)
+        let (configuration, store) = FullDiskStore.chatConfiguration()
         try await withDialogue(configuration) { server, url in
             #expect(try await httpRequest("GET", "\(url)/health").status == 200)
             #expect(try await httpRequest("GET", "\(url)/ready").status == 200)
