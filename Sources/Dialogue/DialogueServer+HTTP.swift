@@ -11,10 +11,14 @@ public struct HTTPAPIConfiguration: Sendable {
     public var apiKeys: Set<String>
     /// The largest request body accepted. Defaults to 1 MB.
     public var maxBodySize: Int
+    /// Whether the server mounts `GET /health` and `GET /ready`. Defaults to `true`; turn it off when the
+    /// application that mounts Dialogue has its own (Hummingbird refuses two handlers for one route).
+    public var healthRoutes: Bool
 
-    public init(apiKeys: Set<String> = [], maxBodySize: Int = 1 << 20) {
+    public init(apiKeys: Set<String> = [], maxBodySize: Int = 1 << 20, healthRoutes: Bool = true) {
         self.apiKeys = apiKeys
         self.maxBodySize = maxBodySize
+        self.healthRoutes = healthRoutes
     }
 }
 
@@ -22,12 +26,14 @@ extension DialogueServer {
     /// `GET /health` (the process answers), `GET /ready` (the history store is open and healthy; 503 with the
     /// store's status otherwise) and, when API keys are configured, `POST /api/rooms/{roomId}/events/{event}`.
     func mountHTTP<Context: RequestContext>(on router: Router<Context>) {
-        router.get("/health") { _, _ in Self.json(.ok, ["status": "ok"]) }
-        router.get("/ready") { [weak self] _, _ in
-            guard let self else { return Self.json(.serviceUnavailable, ["status": "stopping"]) }
-            return self.readiness()
-        }
         let api = configuration.httpAPI
+        if api.healthRoutes {
+            router.get("/health") { _, _ in Self.json(.ok, ["status": "ok"]) }
+            router.get("/ready") { [weak self] _, _ in
+                guard let self else { return Self.json(.serviceUnavailable, ["status": "stopping"]) }
+                return self.readiness()
+            }
+        }
         guard !api.apiKeys.isEmpty else { return }
         router.post("/api/rooms/:roomId/events/:event") { [weak self] request, context in
             guard let self else { return Self.json(.serviceUnavailable, ["ok": false]) }

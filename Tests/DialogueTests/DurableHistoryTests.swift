@@ -174,7 +174,8 @@ struct HistoryStoreFaultTests {
     }
 
     @Test func beyondThePendingLimitTheOldestAreGivenUpAndCounted() async throws {
-        var (configuration, store) = FullDiskStore.chatConfiguration()
+        let (chat, store) = FullDiskStore.chatConfiguration()
+        var configuration = chat
         configuration.maxPendingStoreEvents = 2
         try await withDialogue(configuration) { server, _ in
             for n in 1...5 { try await server.trigger("general", Message, ChatMessage(text: "m\(n)", senderId: "s")) }

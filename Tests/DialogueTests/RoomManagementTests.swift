@@ -156,7 +156,9 @@ struct RoomManagementTests {
     }
 
     @Test func mountsOnAnExistingHummingbirdApplication() async throws {
-        let dialogue = DialogueServer(configuration: testConfiguration(rooms: [("general", chatRoom)]), logger: testLogger)
+        var configuration = testConfiguration(rooms: [("general", chatRoom)])
+        configuration.httpAPI.healthRoutes = false  // the application has its own /health
+        let dialogue = DialogueServer(configuration: configuration, logger: testLogger)
         let port = AsyncValue<Int>()
         let app = EngineApplication.make(endpoints: [dialogue], port: 0, logger: testLogger) { router in
             router.get("/health") { _, _ in "ok" }
