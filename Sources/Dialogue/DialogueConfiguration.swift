@@ -58,6 +58,9 @@ public struct DialogueConfiguration: Sendable {
     public var metricsFactory: any MetricsFactory
     /// Publishing over HTTP (`POST /api/rooms/{roomId}/events/{event}`): off until API keys are set.
     public var httpAPI: HTTPAPIConfiguration
+    /// Verifies the token every client sends in its handshake (`auth.token`); `sub` becomes its user id.
+    /// Runs before `socket.authenticate`, which then sees the claims. Defaults to `nil`.
+    public var jwt: JWTVerifier?
 
     public init(
         host: String = "127.0.0.1",
@@ -78,7 +81,8 @@ public struct DialogueConfiguration: Sendable {
         maxPendingStoreEvents: Int = 100_000,
         storeRetryInterval: Duration = .seconds(1),
         metricsFactory: any MetricsFactory = MetricsSystem.factory,
-        httpAPI: HTTPAPIConfiguration = HTTPAPIConfiguration()
+        httpAPI: HTTPAPIConfiguration = HTTPAPIConfiguration(),
+        jwt: JWTVerifier? = nil
     ) {
         precondition(maxPendingStoreEvents >= 0 && storeRetryInterval > .zero, "store retry settings must be positive")
         precondition(retentionInterval > .zero, "retentionInterval must be positive")
@@ -105,6 +109,7 @@ public struct DialogueConfiguration: Sendable {
         self.storeRetryInterval = storeRetryInterval
         self.metricsFactory = metricsFactory
         self.httpAPI = httpAPI
+        self.jwt = jwt
     }
 
     /// Cross-origin rules for long-polling. Defaults to reflecting the request's origin with credentials,

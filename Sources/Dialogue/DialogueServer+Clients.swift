@@ -11,12 +11,26 @@ extension DialogueServer {
 
     // MARK: Connecting
 
-    /// The namespace middleware when an authenticate hook is set.
+    /// The namespace middleware when JWT verification or an authenticate hook is set: the token (handshake
+    /// `auth.token`) is verified first, then the hook decides, seeing the verified claims.
     func authenticate(_ socket: ServerSocket) async throws {
+        var verified: JWTClaims?
+        if let jwt = configuration.jwt {
+            guard let token = socket.handshake.auth["token"]?.stringValue, !token.isEmpty else {
+                throw SocketConnectError("Authentication required: send a token in auth.token")
+            }
+            do {
+                verified = try await jwt.verify(token)
+            } catch {
+                logger.info("token refused", metadata: ["dialogue.reason": .string(error.reason)])
+                throw SocketConnectError(error.reason)
+            }
+            socket.data = AuthData(jwt: verified!)
+        }
         guard let hook = configuration.hooks.socket.authenticate else { return }
         let result: AuthenticationResult
         do {
-            result = try await hook(AuthenticationRequest(context: context, socket: socket))
+            result = try await hook(AuthenticationRequest(context: context, socket: socket, token: verified))
         } catch {
             logger.error("authenticate hook failed; connection refused", metadata: ["dialogue.error": "\(error)"])
             throw SocketConnectError("Authentication failed")

@@ -108,7 +108,7 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
         }
         self.state = Mutex(state)
         if configuration.historyStore == nil { ready.fire() }
-        if configuration.hooks.socket.authenticate != nil {
+        if configuration.hooks.socket.authenticate != nil || configuration.jwt != nil {
             namespace.use { [weak self] socket in try await self?.authenticate(socket) }
         }
         namespace.onConnection { [weak self] socket in await self?.connected(socket) }
@@ -120,7 +120,7 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
     /// that mounts it). On shutdown every client is disconnected (the Engine.IO close, so clients reconnect
     /// to the next server), their hooks run, and all in-memory history is handed to `events.onCleanup`.
     public func run() async throws {
-        if configuration.hooks.socket.authenticate == nil {
+        if configuration.hooks.socket.authenticate == nil && configuration.jwt == nil {
             logger.warning("No socket.authenticate hook: user ids are whatever clients claim (auth.userId). Fine for development; set an authenticate hook in production.")
         }
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -87,6 +87,8 @@ public struct AuthenticationRequest: Sendable {
     public let context: DialogueContext
     /// The socket asking to connect.
     public let socket: ServerSocket
+    /// The verified claims of the handshake's token when ``DialogueConfiguration/jwt`` is set.
+    public let token: JWTClaims?
     /// The client's `auth` object (`{token: …}`), an empty object when it sent none.
     public var auth: SocketValue { socket.handshake.auth }
 }

@@ -1,0 +1,101 @@
+import Dialogue
+import Foundation
+import JWTKit
+import SocketIO
+import SocketIOClient
+import TestSupport
+import Testing
+
+/// Claims the tests sign.
+struct TestClaims: JWTPayload {
+    var sub: SubjectClaim
+    var exp: ExpirationClaim?
+    var role: String?
+    func verify(using _: some JWTAlgorithm) async throws {}
+}
+
+@Suite("JWT verification at the handshake")
+struct JWTTests {
+    /// 64 bytes: long enough for HS512.
+    static let secret = String(repeating: "s3cr3t-k", count: 8)
+
+    static func token(_ claims: TestClaims, hmac secret: String = secret, _ digest: DigestAlgorithm = .sha256) async throws -> String {
+        try await JWTKeyCollection().add(hmac: HMACKey(from: secret), digestAlgorithm: digest).sign(claims)
+    }
+
+    static func claims(sub: String = "user-1", expiresIn seconds: Double = 3600, role: String? = nil) -> TestClaims {
+        TestClaims(sub: SubjectClaim(value: sub), exp: ExpirationClaim(value: Date().addingTimeInterval(seconds)), role: role)
+    }
+
+    /// The reason the server gives for refusing `auth`, or `nil` if it accepted.
+    static func refusal(_ url: String, _ auth: SocketValue) async throws -> String? {
+        try await SocketClient.withConnection(to: url, logger: testLogger) { connection in
+            do {
+                _ = try await connection.socket(auth: auth)
+                return nil
+            } catch let error as SocketClientError {
+                return error.message
+            }
+        }
+    }
+
+    @Test func hmacTokensAreVerifiedAndSubBecomesTheUserId() async throws {
+        var configuration = testConfiguration()
+        configuration.jwt = try await JWTVerifier(keys: [.secret(Self.secret, algorithm: .hs256)])
+        configuration.hooks.socket.authenticate = { request in
+            request.token?["role"] == "banned" ? .reject("banned") : .accept(AuthData(jwt: request.token!))
+        }
+        try await withDialogue(configuration) { server, url in
+            let good = try await Self.token(Self.claims(sub: "alice", role: "admin"))
+            try await TestClient.with(url, auth: ["token": .string(good), "userId": "mallory"]) { _ in
+                let client = try #require(server.getClients("alice").first, "sub is the user id, auth.userId is ignored")
+                #expect(client.auth?.jwt["role"] == "admin")
+                #expect(client.auth?.jwt.exp != nil)
+            }
+            #expect(try await Self.refusal(url, ["token": .string(try await Self.token(Self.claims(expiresIn: -10)))]) == "Token expired")
+            #expect(try await Self.refusal(url, ["token": .string(try await Self.token(Self.claims(), hmac: String(repeating: "other-ke", count: 8)))]) == "Invalid token signature")
+            #expect(try await Self.refusal(url, ["token": .string(try await Self.token(Self.claims(), .sha384))]) == "Token algorithm HS384 is not accepted")
+            #expect(try await Self.refusal(url, ["token": "not.a.token"]) == "Malformed token")
+            #expect(try await Self.refusal(url, ["userId": "alice"]) == "Authentication required: send a token in auth.token")
+            #expect(try await Self.refusal(url, ["token": .string(try await Self.token(Self.claims(role: "banned")))]) == "banned", "the hook still decides")
+            #expect(server.getAllClients().isEmpty)
+        }
+    }
+
+    @Test func publicKeyTokensAreVerified() async throws {
+        let privateKey = ES256PrivateKey()
+        var configuration = testConfiguration()
+        configuration.jwt = try await JWTVerifier(keys: [.publicKey(pem: privateKey.publicKey.pemRepresentation, algorithm: .es256)])
+        try await withDialogue(configuration) { server, url in
+            let token = try await JWTKeyCollection().add(ecdsa: privateKey).sign(Self.claims(sub: "bob"))
+            try await TestClient.with(url, auth: ["token": .string(token)]) { _ in
+                #expect(server.getClients("bob").count == 1)
+            }
+            let otherKey = try await JWTKeyCollection().add(ecdsa: ES256PrivateKey()).sign(Self.claims(sub: "eve"))
+            #expect(try await Self.refusal(url, ["token": .string(otherKey)]) == "Invalid token signature")
+            let hmac = try await Self.token(Self.claims(sub: "eve"))
+            #expect(try await Self.refusal(url, ["token": .string(hmac)]) == "Token algorithm HS256 is not accepted", "no algorithm confusion")
+        }
+    }
+
+    @Test func keysAreCheckedWhenConfigured() async throws {
+        await #expect(throws: JWTVerifier.Failure.self) { try await JWTVerifier(keys: [.secret("short", algorithm: .hs256)]) }
+        await #expect(throws: JWTVerifier.Failure.self) { try await JWTVerifier(keys: [.secret(String(repeating: "x", count: 40), algorithm: .hs384)]) }
+        await #expect(throws: JWTVerifier.Failure.self) { try await JWTVerifier(keys: [.secret(Self.secret, algorithm: .rs256)]) }
+        await #expect(throws: (any Error).self) { try await JWTVerifier(keys: [.publicKey(pem: "not a key", algorithm: .es256)]) }
+    }
+
+    @Test func dialogueServeVerifiesTokensWithASecretFromTheEnvironmentOrAnOption() async throws {
+        let executable = try #require(ServeProcess.executable, "the dialogue executable is not built: run ./scripts/test (swift build --build-tests)")
+        try await withTemporaryDirectory { data in
+            let server = try ServeProcess(executable: executable, data: data, postgres: nil, extraArguments: ["--jwt-secret", Self.secret, "--jwt-algorithm", "HS512"])
+            defer { server.ensureStopped() }
+            let url = try await server.url()
+            #expect(try await Self.refusal(url, ["userId": "alice"]) == "Authentication required: send a token in auth.token")
+            #expect(try await Self.refusal(url, ["token": .string(try await Self.token(Self.claims(), .sha256))]) == "Token algorithm HS256 is not accepted")
+            #expect(try await Self.refusal(url, ["token": .string(try await Self.token(Self.claims(sub: "alice"), .sha512))]) == nil)
+            #expect(!server.printed.contains("user ids are whatever clients claim"), "no warning about client-asserted identities")
+            try await server.stop()
+        }
+    }
+}
