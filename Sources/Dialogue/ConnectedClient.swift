@@ -1,5 +1,6 @@
 import SocketIO
 import SocketIOServer
+import Synchronization
 
 /// One connection of a user, with its identity and room membership. A user may have several.
 public final class ConnectedClient: Sendable {
@@ -9,8 +10,9 @@ public final class ConnectedClient: Sendable {
     public let userId: String
     /// The handshake's `auth` object without `userId` and `token`. Client-asserted: trust ``auth`` instead.
     public let meta: SocketValue
-    /// The verified identity, when an authenticate hook accepted the connection.
-    public let auth: AuthData?
+    /// The verified identity (JWT verification or an authenticate hook); replaced by `dialogue:refreshToken`.
+    public var auth: AuthData? { verified.withLock { $0 } }
+    private let verified: Mutex<AuthData?>
     /// The Socket.IO socket.
     public let socket: ServerSocket
     /// The server this client is connected to.
@@ -21,8 +23,13 @@ public final class ConnectedClient: Sendable {
         self.socket = socket
         self.userId = userId
         self.meta = meta
-        self.auth = auth
+        self.verified = Mutex(auth)
         self.server = server
+    }
+
+    /// Takes a refreshed identity (same user).
+    func replaceAuth(_ auth: AuthData) {
+        verified.withLock { $0 = auth }
     }
 
     /// Joins a room (creating it from a template if one matches); sends `dialogue:joined`, then history if

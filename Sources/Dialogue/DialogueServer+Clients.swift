@@ -58,6 +58,7 @@ extension DialogueServer {
             state.clients[client.id] = ClientState(client: client)
             state.clientIDsByUser[userId, default: []].append(client.id)
         }
+        watchExpiry(of: client)
         installWireHandlers(on: socket, client: client)
         socket.onDisconnect { [weak self] reason in await self?.disconnected(client, reason: reason) }
         await runHook("socket.onConnect") { try await configuration.hooks.socket.onConnect?(context, socket) }
@@ -70,6 +71,7 @@ extension DialogueServer {
         await runHook("clients.onDisconnected") { try await configuration.hooks.clients.onDisconnected?(client) }
         let (left, emptied) = state.withLock { state -> ([String], [String]) in
             guard let removed = state.clients.removeValue(forKey: client.id) else { return ([], []) }
+            removed.expiry?.cancel()
             state.clientIDsByUser[client.userId]?.remove(client.id)
             if state.clientIDsByUser[client.userId]?.isEmpty == true { state.clientIDsByUser[client.userId] = nil }
             state.historyRequests.reset(client.id)

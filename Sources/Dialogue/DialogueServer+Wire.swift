@@ -41,6 +41,9 @@ extension DialogueServer {
             if !persisted { answer["persisted"] = false }
             return answer
         }
+        handle(socket, "dialogue:refreshToken") { [unowned self] request throws(DialogueError) in
+            try await refreshToken(client, request.string("token"))
+        }
         handle(socket, "dialogue:getHistory") { [unowned self] request throws(DialogueError) in
             try await historyRequest(request, client: client)
         }

@@ -77,6 +77,8 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
         let client: ConnectedClient
         /// Joined rooms and the event names subscribed in each.
         var subscriptions: OrderedDictionary<String, OrderedSet<String>> = [:]
+        /// Disconnects the client when its token expires (see ``DialogueServer/watchExpiry(of:)``).
+        var expiry: Task<Void, Never>?
     }
 
     struct HandlerRegistration {

@@ -38,11 +38,14 @@ public final class DialogueClient: Sendable {
         var waiters: [Int: CheckedContinuation<Void, any Error>] = [:]
         var nextWaiter = 0
         var stopRequested = false
+        /// The handshake's `auth` for the next (re)connection; `refreshToken` replaces its token.
+        var auth: SocketValue = [:]
     }
 
     public init(configuration: DialogueClientConfiguration, logger: Logger = Logger(label: "dialogue.client")) {
         self.configuration = configuration
         self.logger = logger
+        storage.withLock { $0.auth = configuration.auth }
     }
 
     // MARK: Observation
@@ -198,7 +201,7 @@ public final class DialogueClient: Sendable {
         let wasConnected = Mutex(false)
         do {
             return try await SocketClient.withConnection(to: configuration.url, configuration: configuration.socket, logger: logger) { connection in
-                let socket = try await connection.socket(namespace: "/", auth: self.configuration.auth)
+                let socket = try await connection.socket(namespace: "/", auth: self.storage.withLock { $0.auth })
                 self.storage.withLock { $0.socket = socket }
                 for await event in socket.events {
                     if event.name == "dialogue:connected" {
@@ -334,6 +337,22 @@ public final class DialogueClient: Sendable {
 
     /// The rooms this client is in.
     public var rooms: [RoomContext] { storage.withLock { Array($0.rooms.values) } }
+
+    /// Sends a fresh token (`dialogue:refreshToken`) before the current one expires, so the server keeps
+    /// the connection; later reconnections use it too.
+    /// - Returns: the new token's expiry (Unix seconds), if it has one.
+    /// - Throws: ``DialogueError`` `UNAUTHORIZED` (it does not verify), `PERMISSION_DENIED` (another user's).
+    @discardableResult
+    public func refreshToken(_ token: String) async throws -> Int64? {
+        let answer = try await request("dialogue:refreshToken", ["token": .string(token)])
+        storage.withLock { state in
+            var auth = state.auth.objectValue ?? [:]
+            auth["token"] = .string(token)
+            state.auth = .object(auth)
+        }
+        if case .int(let exp)? = answer["exp"] { return exp }
+        return nil
+    }
 
     /// The rooms the server lists.
     public func listRooms() async throws -> [RoomInfo] {

@@ -34,8 +34,10 @@ public struct DialogueError: Error, Sendable, Equatable, CustomStringConvertible
         public static let eventBlocked = Code(rawValue: "EVENT_BLOCKED")
         /// The client is not connected any more.
         public static let notConnected = Code(rawValue: "NOT_CONNECTED")
-        /// An HTTP request without valid credentials.
+        /// An HTTP request without valid credentials, or a refreshed token that does not verify.
         public static let unauthorized = Code(rawValue: "UNAUTHORIZED")
+        /// The connection's token expired and was not refreshed; the server disconnects it.
+        public static let tokenExpired = Code(rawValue: "TOKEN_EXPIRED")
     }
 
     public let code: Code

@@ -1,4 +1,5 @@
 import Dialogue
+import DialogueClient
 import Foundation
 import JWTKit
 import SocketIO
@@ -96,6 +97,50 @@ struct JWTTests {
             #expect(try await Self.refusal(url, ["token": .string(try await Self.token(Self.claims(sub: "alice"), .sha512))]) == nil)
             #expect(!server.printed.contains("user ids are whatever clients claim"), "no warning about client-asserted identities")
             try await server.stop()
+        }
+    }
+}
+
+@Suite("Tokens expiring during a connection")
+struct TokenExpiryTests {
+    static func configuration() async throws -> DialogueConfiguration {
+        var configuration = testConfiguration(rooms: [("general", chatRoom)])
+        configuration.jwt = try await JWTVerifier(keys: [.secret(JWTTests.secret, algorithm: .hs256)])
+        return configuration
+    }
+
+    @Test func anExpiredConnectionIsToldAndDisconnected() async throws {
+        try await withDialogue(try await Self.configuration()) { server, url in
+            let token = try await JWTTests.token(JWTTests.claims(sub: "alice", expiresIn: 2))
+            try await TestClient.with(url, auth: ["token": .string(token)]) { alice in
+                #expect(server.getClients("alice").count == 1)
+                let error = try await alice.next("dialogue:error", timeout: .seconds(10))
+                #expect(error["code"] == "TOKEN_EXPIRED")
+                try await eventually("the server let the connection go") { server.getClients("alice").isEmpty }
+            }
+        }
+    }
+
+    @Test func aRefreshedTokenKeepsTheConnection() async throws {
+        try await withDialogue(try await Self.configuration()) { server, url in
+            let token = try await JWTTests.token(JWTTests.claims(sub: "alice", expiresIn: 2))
+            let client = DialogueClient(configuration: .init(url: url, auth: ["token": .string(token)]), logger: testLogger)
+            try await client.connect()
+            let fresh = try await JWTTests.token(JWTTests.claims(sub: "alice", expiresIn: 3600))
+            let exp = try await client.refreshToken(fresh)
+            #expect(exp.map { $0 > Int64(Date().timeIntervalSince1970) + 3000 } == true)
+            #expect(server.getClients("alice").first?.auth?.jwt.exp == exp)
+            let bob = try await JWTTests.token(JWTTests.claims(sub: "bob"))
+            let otherUser = await #expect(throws: DialogueError.self) { try await client.refreshToken(bob) }
+            #expect(otherUser?.code == .permissionDenied)
+            let expired = try await JWTTests.token(JWTTests.claims(sub: "alice", expiresIn: -5))
+            let refused = await #expect(throws: DialogueError.self) { try await client.refreshToken(expired) }
+            #expect(refused?.code == .unauthorized && refused?.message == "Token expired")
+            // Past the first token's expiry: still connected.
+            try await Task.sleep(for: .seconds(3))
+            #expect(server.getClients("alice").count == 1)
+            #expect(client.state == .connected)
+            await client.disconnect()
         }
     }
 }
