@@ -13,6 +13,8 @@ public struct Room: Sendable {
     public let syncHistoryOnJoin: HistorySync
     /// Whether the room appears in `dialogue:rooms`.
     public let isListed: Bool
+    /// Who may join by asking.
+    public let access: [AccessRule]
     /// The user who created the room (clients' rooms, or when the server said so).
     public let createdById: String?
     /// The server the room belongs to.
@@ -27,6 +29,7 @@ public struct Room: Sendable {
         self.defaultSubscriptions = state.configuration.defaultSubscriptions
         self.syncHistoryOnJoin = state.configuration.syncHistoryOnJoin
         self.isListed = state.configuration.isListed
+        self.access = state.configuration.access
         self.createdById = state.createdById
         self.server = server
     }

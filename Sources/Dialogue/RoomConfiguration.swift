@@ -1,4 +1,5 @@
 import Foundation
+import SocketIO
 
 /// How much history a room sends to a client that joins it, as `dialogue:history`.
 public enum HistorySync: Sendable, Equatable, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral {
@@ -51,6 +52,9 @@ public struct RoomConfiguration: Sendable {
     /// Whether the room appears in `dialogue:rooms` and its creation and deletion are announced to every
     /// client. Defaults to `true`.
     public var isListed: Bool
+    /// Who may join by asking, from the verified token's claims; every rule must hold. Checked before
+    /// `clients.beforeJoin`; joins made by the server are not checked. Defaults to none (anyone).
+    public var access: [AccessRule]
 
     public init(
         name: String,
@@ -59,7 +63,8 @@ public struct RoomConfiguration: Sendable {
         events: [any EventDescribing] = [],
         defaultSubscriptions: [String] = [],
         syncHistoryOnJoin: HistorySync = .off,
-        isListed: Bool = true
+        isListed: Bool = true,
+        access: [AccessRule] = []
     ) {
         precondition(maxSize.map { $0 > 0 } ?? true, "maxSize must be positive")
         self.name = name
@@ -69,6 +74,36 @@ public struct RoomConfiguration: Sendable {
         self.defaultSubscriptions = defaultSubscriptions
         self.syncHistoryOnJoin = syncHistoryOnJoin
         self.isListed = isListed
+        self.access = access
+    }
+}
+
+/// A condition on the joining client's verified identity (``ConnectedClient/auth``).
+public enum AccessRule: Sendable, Equatable {
+    /// The token has this claim with this value: `.claim("role", equals: "admin")`. A claim holding an array
+    /// (`roles: ["admin", "ops"]`) passes when it contains the value.
+    case claim(String, equals: SocketValue)
+    /// The room id is this pattern with `{sub}` replaced by the token's subject: `.owner("user:{sub}")` lets
+    /// only alice into `user:alice`.
+    case owner(String)
+
+    /// Whether `auth` satisfies the rule in room `roomId`; no verified identity satisfies none.
+    func allows(_ auth: AuthData?, roomId: String) -> Bool {
+        guard let claims = auth?.jwt else { return false }
+        switch self {
+        case .claim(let name, let value):
+            guard let actual = claims[name] else { return false }
+            return actual == value || (actual.arrayValue?.contains(value) ?? false)
+        case .owner(let pattern):
+            return roomId == pattern.replacingOccurrences(of: "{sub}", with: claims.sub)
+        }
+    }
+
+    var description: String {
+        switch self {
+        case .claim(let name, let value): "\(name) = \(value.jsonText)"
+        case .owner(let pattern): "the room is \(pattern)"
+        }
     }
 }
 

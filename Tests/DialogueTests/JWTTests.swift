@@ -144,3 +144,42 @@ struct TokenExpiryTests {
         }
     }
 }
+
+@Suite("Room access rules from token claims")
+struct AccessRuleTests {
+    @Test func claimsAndOwnershipDecideWhoMayJoin() async throws {
+        var configuration = testConfiguration(rooms: [
+            ("admins", RoomConfiguration(name: "Admins", access: [.claim("role", equals: "admin")])),
+            ("ops", RoomConfiguration(name: "Ops", access: [.claim("teams", equals: "ops")])),
+        ])
+        configuration.roomTemplates = [RoomTemplate("user:*", room: RoomConfiguration(name: "Inbox", access: [.owner("user:{sub}")]))]
+        configuration.jwt = try await JWTVerifier(keys: [.secret(JWTTests.secret, algorithm: .hs256)])
+        configuration.hooks.socket.authenticate = { request in
+            // Adds a team list claim to show array claims.
+            var claims = request.token!
+            if claims.sub == "alice" { claims.all = ["sub": "alice", "role": "admin", "teams": ["ops", "web"]] }
+            return .accept(AuthData(jwt: claims))
+        }
+        try await withDialogue(configuration) { server, url in
+            let alice = try await JWTTests.token(JWTTests.claims(sub: "alice", role: "admin"))
+            let bob = try await JWTTests.token(JWTTests.claims(sub: "bob", role: "user"))
+            try await TestClient.with(url, auth: ["token": .string(alice)]) { alice in
+                for room in ["admins", "ops", "user:alice"] {
+                    #expect(try await alice.request("dialogue:join", ["roomId": .string(room)])["ok"] == true, "alice may join \(room)")
+                }
+                let other = try await alice.request("dialogue:join", ["roomId": "user:bob"])
+                #expect(other["error"]?["code"] == "JOIN_DENIED" && other["error"]?["message"] == "Access to 'user:bob' requires the room is user:{sub}")
+            }
+            try await TestClient.with(url, auth: ["token": .string(bob)]) { bob in
+                let admins = try await bob.request("dialogue:join", ["roomId": "admins"])
+                #expect(admins["error"]?["code"] == "JOIN_DENIED" && admins["error"]?["message"] == #"Access to 'admins' requires role = "admin""#)
+                #expect(try await bob.request("dialogue:join", ["roomId": "ops"])["error"]?["code"] == "JOIN_DENIED")
+                #expect(try await bob.request("dialogue:join", ["roomId": "user:bob"])["ok"] == true)
+                // The server itself may still put anyone anywhere.
+                let client = try #require(server.getClients("bob").first)
+                try await client.join("admins")
+                #expect(client.rooms().contains("admins"))
+            }
+        }
+    }
+}
