@@ -79,6 +79,23 @@ struct JWTTests {
         }
     }
 
+    @Test func jwksKeysAreFoundByKid() async throws {
+        let privateKey = ES256PrivateKey()
+        let parameters = try #require(privateKey.publicKey.parameters)
+        let jwks = #"{"keys": [{"kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": "k1", "x": ""# + parameters.x
+            + #"", "y": ""# + parameters.y + #""}]}"#
+        var configuration = testConfiguration()
+        configuration.jwt = try await JWTVerifier(keys: [.jwks(json: jwks)])
+        try await withDialogue(configuration) { server, url in
+            let token = try await JWTKeyCollection().add(ecdsa: privateKey, kid: "k1").sign(Self.claims(sub: "carol"))
+            try await TestClient.with(url, auth: ["token": .string(token)]) { _ in
+                #expect(server.getClients("carol").count == 1)
+            }
+            let stranger = try await JWTKeyCollection().add(ecdsa: ES256PrivateKey(), kid: "k1").sign(Self.claims(sub: "eve"))
+            #expect(try await Self.refusal(url, ["token": .string(stranger)]) == "Invalid token signature")
+        }
+    }
+
     @Test func keysAreCheckedWhenConfigured() async throws {
         await #expect(throws: JWTVerifier.Failure.self) { try await JWTVerifier(keys: [.secret("short", algorithm: .hs256)]) }
         await #expect(throws: JWTVerifier.Failure.self) { try await JWTVerifier(keys: [.secret(String(repeating: "x", count: 40), algorithm: .hs384)]) }
@@ -111,10 +128,11 @@ struct TokenExpiryTests {
 
     @Test func anExpiredConnectionIsToldAndDisconnected() async throws {
         try await withDialogue(try await Self.configuration()) { server, url in
-            let token = try await JWTTests.token(JWTTests.claims(sub: "alice", expiresIn: 2))
+            // Long enough to connect on a busy machine (the suite runs in parallel).
+            let token = try await JWTTests.token(JWTTests.claims(sub: "alice", expiresIn: 5))
             try await TestClient.with(url, auth: ["token": .string(token)]) { alice in
                 #expect(server.getClients("alice").count == 1)
-                let error = try await alice.next("dialogue:error", timeout: .seconds(10))
+                let error = try await alice.next("dialogue:error", timeout: .seconds(20))
                 #expect(error["code"] == "TOKEN_EXPIRED")
                 try await eventually("the server let the connection go") { server.getClients("alice").isEmpty }
             }
@@ -123,7 +141,8 @@ struct TokenExpiryTests {
 
     @Test func aRefreshedTokenKeepsTheConnection() async throws {
         try await withDialogue(try await Self.configuration()) { server, url in
-            let token = try await JWTTests.token(JWTTests.claims(sub: "alice", expiresIn: 2))
+            // Long enough to refresh in time on a busy machine; the wait below outlasts it.
+            let token = try await JWTTests.token(JWTTests.claims(sub: "alice", expiresIn: 5))
             let client = DialogueClient(configuration: .init(url: url, auth: ["token": .string(token)]), logger: testLogger)
             try await client.connect()
             let fresh = try await JWTTests.token(JWTTests.claims(sub: "alice", expiresIn: 3600))
@@ -137,7 +156,7 @@ struct TokenExpiryTests {
             let refused = await #expect(throws: DialogueError.self) { try await client.refreshToken(expired) }
             #expect(refused?.code == .unauthorized && refused?.message == "Token expired")
             // Past the first token's expiry: still connected.
-            try await Task.sleep(for: .seconds(3))
+            try await Task.sleep(for: .seconds(6))
             #expect(server.getClients("alice").count == 1)
             #expect(client.state == .connected)
             await client.disconnect()

@@ -213,6 +213,12 @@ export function createDialogueClient(options = {}) {
       return rooms.get(roomId);
     },
     getRoom(roomId) { return rooms.get(roomId) ?? null; },
+    /** Sends a fresh token before the current one expires; later reconnections use it. Resolves to its exp. */
+    async refreshToken(token) {
+      const answer = await request("dialogue:refreshToken", { token });
+      config.auth = { ...config.auth, token };
+      return answer.exp;
+    },
     async listRooms() { return (await request("dialogue:listRooms")).rooms; },
     async createRoom({ id, name, description, maxSize }) { return (await request("dialogue:createRoom", { id, name, description, maxSize })).room; },
     async deleteRoom(roomId) { await request("dialogue:deleteRoom", { roomId }); rooms.delete(roomId); },
