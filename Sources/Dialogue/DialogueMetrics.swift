@@ -1,5 +1,6 @@
 import CoreMetrics
 import Foundation
+import Synchronization
 
 /// What the server measures, through swift-metrics: any backend (Prometheus with `dialogue serve`).
 ///
@@ -14,16 +15,46 @@ import Foundation
 ///
 /// The `room` label is the room id for configured rooms, the pattern for template rooms (`user:*`), and
 /// `runtime` for rooms made at runtime, so a server with many rooms keeps a bounded number of series.
-struct DialogueMetrics: Sendable {
+final class DialogueMetrics: Sendable {
     let factory: any MetricsFactory
+    private let appendDuration: CoreMetrics.Timer
+    private let appendFailures: Counter
+    /// The trigger path's handles per (room label, event), made once: no factory lookup or label arrays per event.
+    private let deliveries = Mutex<[DeliveryKey: DeliveryHandles]>([:])
 
-    func eventIn(room: String, event: String) {
-        Counter(label: "dialogue_events_in_total", dimensions: [("room", room), ("event", event)], factory: factory).increment()
+    private struct DeliveryKey: Hashable {
+        let room: String
+        let event: String
     }
 
-    func eventsOut(room: String, event: String, count: Int) {
-        guard count > 0 else { return }
-        Counter(label: "dialogue_events_out_total", dimensions: [("room", room), ("event", event)], factory: factory).increment(by: count)
+    private struct DeliveryHandles {
+        let eventsIn: Counter
+        let eventsOut: Counter
+        let latency: CoreMetrics.Timer
+    }
+
+    init(factory: any MetricsFactory) {
+        self.factory = factory
+        appendDuration = CoreMetrics.Timer(label: "dialogue_history_append_seconds", factory: factory)
+        appendFailures = Counter(label: "dialogue_history_append_failures_total", factory: factory)
+    }
+
+    /// An event accepted and handed to `recipients` clients, `duration` after the trigger arrived.
+    func delivered(room: String, event: String, recipients: Int, after duration: Duration) {
+        let key = DeliveryKey(room: room, event: event)
+        let handles = deliveries.withLock { handles in
+            if let existing = handles[key] { return existing }
+            let made = DeliveryHandles(
+                eventsIn: Counter(label: "dialogue_events_in_total", dimensions: [("room", room), ("event", event)], factory: factory),
+                eventsOut: Counter(label: "dialogue_events_out_total", dimensions: [("room", room), ("event", event)], factory: factory),
+                latency: CoreMetrics.Timer(label: "dialogue_delivery_seconds", dimensions: [("room", room)], factory: factory)
+            )
+            handles[key] = made
+            return made
+        }
+        handles.eventsIn.increment()
+        if recipients > 0 { handles.eventsOut.increment(by: recipients) }
+        handles.latency.recordNanoseconds(duration.nanoseconds)
     }
 
     func refused(room: String, event: String, error: DialogueError) {
@@ -38,13 +69,9 @@ struct DialogueMetrics: Sendable {
         Counter(label: "dialogue_disconnects_total", dimensions: [("reason", reason)], factory: factory).increment()
     }
 
-    func delivered(room: String, after duration: Duration) {
-        Timer(label: "dialogue_delivery_seconds", dimensions: [("room", room)], factory: factory).recordNanoseconds(duration.nanoseconds)
-    }
-
     func storeAppend(after duration: Duration, failed: Bool) {
-        Timer(label: "dialogue_history_append_seconds", factory: factory).recordNanoseconds(duration.nanoseconds)
-        if failed { Counter(label: "dialogue_history_append_failures_total", factory: factory).increment() }
+        appendDuration.recordNanoseconds(duration.nanoseconds)
+        if failed { appendFailures.increment() }
     }
 
     func gauge(_ label: String, _ value: Int, dimensions: [(String, String)] = []) {

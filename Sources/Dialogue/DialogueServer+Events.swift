@@ -136,9 +136,7 @@ extension DialogueServer {
         // A name the room does not define (allowed by `*`) is counted as `*`: clients choose those names.
         let metricsEvent = events.contains { $0.name == message.event } ? message.event : "*"
         let metricsRoom = metricsLabel(roomId: roomId)
-        metrics.eventIn(room: metricsRoom, event: metricsEvent)
-        metrics.eventsOut(room: metricsRoom, event: metricsEvent, count: recipients)
-        metrics.delivered(room: metricsRoom, after: .now - started)
+        metrics.delivered(room: metricsRoom, event: metricsEvent, recipients: recipients, after: .now - started)
         let hooks = configuration.hooks.events
         await runHook("events.onTriggered") { try await hooks.onTriggered?(roomId, message) }
         let handlers = state.withLock { state in
