@@ -93,18 +93,9 @@ public final class JWTVerifier: Sendable {
         }
         guard case .string(let sub)? = payload.claims["sub"], !sub.isEmpty else { throw Failure(reason: "Token has no sub claim") }
         return JWTClaims(
-            sub: sub, exp: Self.seconds(payload.claims["exp"]).map { Int64($0) }, iat: Self.seconds(payload.claims["iat"]).map { Int64($0) },
+            sub: sub, exp: payload.claims["exp"]?.doubleValue.map { Int64($0) }, iat: payload.claims["iat"]?.doubleValue.map { Int64($0) },
             all: payload.claims
         )
-    }
-
-    /// A NumericDate claim (seconds since 1970), integer or not.
-    static func seconds(_ value: SocketValue?) -> Double? {
-        switch value {
-        case .int(let seconds)?: Double(seconds)
-        case .double(let seconds)?: seconds
-        default: nil
-        }
     }
 
     private static func headerAlgorithm(_ token: String) -> String? {
@@ -132,8 +123,8 @@ public final class JWTVerifier: Sendable {
 
         func verify(using _: some JWTAlgorithm) async throws {
             let now = Date().timeIntervalSince1970
-            if let exp = JWTVerifier.seconds(claims["exp"]), now >= exp { throw Failure(reason: "Token expired") }
-            if let nbf = JWTVerifier.seconds(claims["nbf"]), now < nbf { throw Failure(reason: "Token not valid yet") }
+            if let exp = claims["exp"]?.doubleValue, now >= exp { throw Failure(reason: "Token expired") }
+            if let nbf = claims["nbf"]?.doubleValue, now < nbf { throw Failure(reason: "Token not valid yet") }
         }
     }
 }

@@ -158,12 +158,3 @@ public struct JoinHistory: Sendable {
     public let events: [AnyEventMessage]
 }
 
-extension SocketValue {
-    var intValue: Int? {
-        switch self {
-        case .int(let integer): Int(exactly: integer)
-        case .double(let double): Int(exactly: double)
-        default: nil
-        }
-    }
-}

@@ -60,6 +60,24 @@ extension SocketValue {
         return nil
     }
 
+    /// The number as a double, if this is a number (JSON does not tell integers apart).
+    public var doubleValue: Double? {
+        switch self {
+        case .int(let integer): Double(integer)
+        case .double(let double): double
+        default: nil
+        }
+    }
+
+    /// The number as an `Int`, if this is a number with an exact integer value.
+    public var intValue: Int? {
+        switch self {
+        case .int(let integer): Int(exactly: integer)
+        case .double(let double): Int(exactly: double)
+        default: nil
+        }
+    }
+
     /// The members, if this is an object.
     public var objectValue: OrderedDictionary<SocketKey, SocketValue>? {
         if case .object(let value) = self { return value }
