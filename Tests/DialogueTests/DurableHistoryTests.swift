@@ -13,9 +13,7 @@ import Testing
 struct DurableHistoryTests {
     @Test(arguments: StoreKind.allCases)
     func pagesThroughMemoryThenTheStoreWithOffsets(kind: StoreKind) async throws {
-        try await withTemporaryDirectory { directory in
-            var configuration = testConfiguration(rooms: [("general", chatRoom)])
-            configuration.historyStore = try await kind.make(in: directory)
+        try await kind.withChatRoom { configuration in
             try await withDialogue(configuration) { server, url in
                 for n in 1...10 { try await server.trigger("general", Message, ChatMessage(text: "m\(n)", senderId: "s")) }
                 let room = try #require(server.room("general"))

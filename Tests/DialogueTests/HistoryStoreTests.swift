@@ -41,6 +41,15 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         }
     }
 
+    /// The chat room on a store of this kind (its files in a temporary folder), for `body`.
+    func withChatRoom<Result>(_ body: (DialogueConfiguration) async throws -> Result) async throws -> Result {
+        try await withTemporaryDirectory { directory in
+            var configuration = testConfiguration(rooms: [("general", chatRoom)])
+            configuration.historyStore = try await make(in: directory)
+            return try await body(configuration)
+        }
+    }
+
     /// A store for a server, which runs the store's background work itself.
     func make(in directory: URL) async throws -> any HistoryStore {
         switch self {

@@ -11,9 +11,7 @@ struct RecoveryTests {
     /// then live events: no gap, no duplicate.
     @Test(arguments: StoreKind.allCases)
     func theSwiftClientRecoversWhatItMissed(store: StoreKind) async throws {
-        try await withTemporaryDirectory { directory in
-            var configuration = testConfiguration(rooms: [("general", chatRoom)])
-            configuration.historyStore = try await store.make(in: directory)
+        try await store.withChatRoom { configuration in
             try await withDialogue(configuration) { server, url in
                 // A long first backoff keeps the client away while the room goes on.
                 let backoff = Backoff(initial: .milliseconds(400), maximum: .milliseconds(400), jitter: 0)
@@ -38,9 +36,8 @@ struct RecoveryTests {
 
     @Test(arguments: StoreKind.allCases)
     func recoveryFailsWhenTooMuchWasMissedOrTheEpochChanged(store: StoreKind) async throws {
-        try await withTemporaryDirectory { directory in
-            var configuration = testConfiguration(rooms: [("general", chatRoom)])
-            configuration.historyStore = try await store.make(in: directory)
+        try await store.withChatRoom { chat in
+            var configuration = chat
             configuration.maxRecoveryEvents = 2
             try await withDialogue(configuration) { server, url in
                 try await TestClient.with(url, auth: ["userId": "raw"]) { raw in
@@ -69,9 +66,7 @@ struct RecoveryTests {
     /// room exactly once, in order: the replay up to the join's snapshot, then live ones.
     @Test(arguments: StoreKind.allCases)
     func resumingDuringAStreamMissesNothingAndDuplicatesNothing(store: StoreKind) async throws {
-        try await withTemporaryDirectory { directory in
-            var configuration = testConfiguration(rooms: [("general", chatRoom)])
-            configuration.historyStore = try await store.make(in: directory)
+        try await store.withChatRoom { configuration in
             try await withDialogue(configuration) { server, url in
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
