@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "DialogueStorage", targets: ["DialogueStorage"]),
         .library(name: "DialogueSQLite", targets: ["DialogueSQLite"]),
         .library(name: "DialoguePostgres", targets: ["DialoguePostgres"]),
+        .library(name: "DialogueApp", targets: ["DialogueApp"]),
         .executable(name: "socketio-fixture", targets: ["SocketIOFixture"]),
         .executable(name: "dialogue", targets: ["DialogueCLI"]),
         .executable(name: "dialogue-examples", targets: ["DialogueExamples"]),
@@ -36,6 +37,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // Pure Engine.IO v4: packets, payload codec, session state machine. No HTTP framework.
@@ -140,15 +142,32 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
+        // The standalone server: configuration files, the demo, the admin dashboard, /metrics. The composition
+        // root of `dialogue serve`, as a library so tests run it in-process.
+        .target(
+            name: "DialogueApp",
+            dependencies: [
+                "Dialogue", "DialogueEvents", "DialogueStorage", "DialogueSQLite", "DialoguePostgres", "EngineIOServer", "SocketIO",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            resources: [.copy("Public")]
+        ),
         .executableTarget(
             name: "DialogueCLI",
             dependencies: [
-                "Dialogue", "DialogueSQLite", "DialoguePostgres", "EngineIOServer",
+                "Dialogue", "DialogueApp",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "Hummingbird", package: "hummingbird"),
-            ],
-            resources: [.copy("Public")]
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         // Helpers every test target needs: waiting for effects, running the Python interop clients.
         .target(name: "TestSupport", dependencies: ["EngineIO"], path: "Tests/TestSupport"),
@@ -174,7 +193,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "JWTKit", package: "jwt-kit"),
-                "Dialogue", "DialogueClient", "DialogueExamples", "DialogueStorage", "DialogueSQLite", "DialoguePostgres", "SocketIOClient", "SocketIOServer",
+                "Dialogue", "DialogueApp", "DialogueClient", "DialogueExamples", "DialogueStorage", "DialogueSQLite", "DialoguePostgres", "SocketIOClient", "SocketIOServer",
                 "EngineIOServer", "TestSupport",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -17,6 +17,8 @@ public final class ConnectedClient: Sendable {
     public let socket: ServerSocket
     /// The server this client is connected to.
     public let server: DialogueServer
+    /// When the connection was accepted, in milliseconds since 1970.
+    public let connectedAt: Int64
 
     init(socket: ServerSocket, userId: String, meta: SocketValue, auth: AuthData?, server: DialogueServer) {
         self.id = socket.id
@@ -25,6 +27,7 @@ public final class ConnectedClient: Sendable {
         self.meta = meta
         self.verified = Mutex(auth)
         self.server = server
+        self.connectedAt = DialogueServer.now()
     }
 
     /// Takes a refreshed identity (same user).

@@ -83,6 +83,7 @@ extension DialogueServer {
             return (Array(removed.subscriptions.keys), emptied)
         }
         for roomId in left {
+            await announcePresence(of: client, in: roomId, joined: false)
             await runHook("clients.onLeft") { try await configuration.hooks.clients.onLeft?(client, roomId) }
         }
         for roomId in emptied { await removeRoom(roomId, ifEmpty: true) }
@@ -191,6 +192,7 @@ extension DialogueServer {
         let payload = await catchUp(client, snapshot, resume: resume)
         if gated { releaseGate(roomId) }
         logger.debug("client joined", metadata: ["dialogue.client": .string(client.id), "dialogue.room": .string(roomId)])
+        await announcePresence(of: client, in: roomId, joined: true)
         await runHook("clients.onJoined") { try await configuration.hooks.clients.onJoined?(client, roomId) }
         return JoinOutcome(room: snapshot.room, joined: payload, subscriptions: Array(snapshot.subscriptions))
     }
@@ -204,6 +206,7 @@ extension DialogueServer {
             return room.removesWhenEmpty && room.members.isEmpty
         }
         client.socket.emit("dialogue:left", ["roomId": .string(roomId)])
+        await announcePresence(of: client, in: roomId, joined: false)
         await runHook("clients.onLeft") { try await configuration.hooks.clients.onLeft?(client, roomId) }
         if emptied { await removeRoom(roomId, ifEmpty: true) }
     }

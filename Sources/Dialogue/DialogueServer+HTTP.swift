@@ -14,17 +14,22 @@ public struct HTTPAPIConfiguration: Sendable {
     /// Whether the server mounts `GET /health` and `GET /ready`. Defaults to `true`; turn it off when the
     /// application that mounts Dialogue has its own (Hummingbird refuses two handlers for one route).
     public var healthRoutes: Bool
+    /// Whether the server mounts the read-only Server-Sent Events channel `GET /sse/rooms/{roomId}`.
+    /// Defaults to `true`.
+    public var serverSentEvents: Bool
 
-    public init(apiKeys: Set<String> = [], maxBodySize: Int = 1 << 20, healthRoutes: Bool = true) {
+    public init(apiKeys: Set<String> = [], maxBodySize: Int = 1 << 20, healthRoutes: Bool = true, serverSentEvents: Bool = true) {
         self.apiKeys = apiKeys
         self.maxBodySize = maxBodySize
         self.healthRoutes = healthRoutes
+        self.serverSentEvents = serverSentEvents
     }
 }
 
 extension DialogueServer {
     /// `GET /health` (the process answers), `GET /ready` (the history store is open and healthy; 503 with the
-    /// store's status otherwise) and, when API keys are configured, `POST /api/rooms/{roomId}/events/{event}`.
+    /// store's status otherwise), `GET /sse/rooms/{roomId}` and, when API keys are configured,
+    /// `POST /api/rooms/{roomId}/events/{event}`.
     func mountHTTP<Context: RequestContext>(on router: Router<Context>) {
         let api = configuration.httpAPI
         if api.healthRoutes {
@@ -34,6 +39,7 @@ extension DialogueServer {
                 return self.readiness()
             }
         }
+        if api.serverSentEvents { mountSSE(on: router) }
         guard !api.apiKeys.isEmpty else { return }
         router.post("/api/rooms/:roomId/events/:event") { [weak self] request, context in
             guard let self else { return Self.json(.serviceUnavailable, ["ok": false]) }
@@ -95,10 +101,13 @@ extension DialogueServer {
     }
 
     private static func credential(_ request: Request) -> String? {
-        if let authorization = request.headers[.authorization], authorization.lowercased().hasPrefix("bearer ") {
-            return String(authorization.dropFirst("bearer ".count)).trimmingCharacters(in: .whitespaces)
-        }
-        return request.headers[HTTPField.Name("X-API-Key")!]
+        bearerToken(request) ?? request.headers[HTTPField.Name("X-API-Key")!]
+    }
+
+    /// The token of an `Authorization: Bearer TOKEN` header.
+    static func bearerToken(_ request: Request) -> String? {
+        guard let authorization = request.headers[.authorization], authorization.lowercased().hasPrefix("bearer ") else { return nil }
+        return String(authorization.dropFirst("bearer ".count)).trimmingCharacters(in: .whitespaces)
     }
 
     private static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
@@ -108,11 +117,11 @@ extension DialogueServer {
     }
 
     /// `{ok: false, error: {code, message, field?, roomId?}}` with the status that fits the code.
-    private static func error(_ error: DialogueError, roomId: String? = nil) -> Response {
+    static func error(_ error: DialogueError, roomId: String? = nil) -> Response {
         let status: HTTPResponse.Status = switch error.code {
         case .unauthorized: .unauthorized
         case .roomNotFound: .notFound
-        case .permissionDenied, .eventBlocked: .forbidden
+        case .permissionDenied, .eventBlocked, .joinDenied: .forbidden
         case .rateLimited: .tooManyRequests
         default: .badRequest
         }

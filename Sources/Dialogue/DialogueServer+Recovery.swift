@@ -75,19 +75,23 @@ extension DialogueServer {
         let count = last - offset
         guard count > 0 else { return [] }
         guard count <= Int64(configuration.maxRecoveryEvents) else { return nil }
-        var events: [AnyEventMessage]
-        if let store = configuration.historyStore {
-            do {
-                events = try await store.events(roomId: roomId, after: offset, limit: Int(count)).map(\.messageWithOffset)
-            } catch {
-                logger.error("history store read failed during recovery", metadata: ["dialogue.room": .string(roomId), "dialogue.error": "\(error)"])
-                return nil
-            }
-        } else {
-            events = state.withLock { $0.history.events(roomId: roomId, after: offset) }
-        }
+        guard var events = await loggedEvents(roomId, after: offset, limit: Int(count)) else { return nil }
         events = events.filter { ($0.offset ?? 0) <= last }
         let complete = events.count == Int(count) && events.enumerated().allSatisfy { $0.element.offset == offset + 1 + Int64($0.offset) }
         return complete ? events : nil
+    }
+
+    /// The room's logged events (those with history) after `offset`, oldest first, at most `limit`: from the
+    /// history store when there is one, else from memory. `nil` when the store cannot be read.
+    func loggedEvents(_ roomId: String, after offset: Int64, limit: Int) async -> [AnyEventMessage]? {
+        guard let store = configuration.historyStore else {
+            return Array(state.withLock { $0.history.events(roomId: roomId, after: offset) }.prefix(limit))
+        }
+        do {
+            return try await store.events(roomId: roomId, after: offset, limit: limit).map(\.messageWithOffset)
+        } catch {
+            logger.error("history store read failed", metadata: ["dialogue.room": .string(roomId), "dialogue.error": "\(error)"])
+            return nil
+        }
     }
 }

@@ -47,6 +47,9 @@ extension DialogueServer {
         handle(socket, "dialogue:getHistory") { [unowned self] request throws(DialogueError) in
             try await historyRequest(request, client: client)
         }
+        handle(socket, "dialogue:presence") { [unowned self] request throws(DialogueError) in
+            try presenceRequest(request.string("roomId"), client: client)
+        }
         handle(socket, "dialogue:listRooms", payloadRequired: false) { [unowned self] _ throws(DialogueError) in
             let listed = rooms().filter(\.isListed).map(\.listing)
             client.socket.emit("dialogue:rooms", .array(listed))

@@ -59,6 +59,10 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
         /// Delivered events the history store refused, oldest first, waiting for a retry.
         var unpersisted: Deque<StoredEvent> = []
         var storeStatus = HistoryStoreStatus(configured: false, healthy: true, pendingEvents: 0, droppedEvents: 0, failedWrites: 0)
+        /// Open Server-Sent Events streams, ended when the server stops.
+        var streams: [Int: AsyncStream<StreamItem>.Continuation] = [:]
+        var nextStreamID = 0
+        var streamsClosed = false
     }
 
     struct RoomState {
@@ -133,6 +137,7 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
             if let store = configuration.historyStore { group.addTask { await self.runStoreRetry(store) } }
             for room in rooms() { await runHook("rooms.onCreated") { try await configuration.hooks.rooms.onCreated?(room) } }
             try await io.run()
+            closeStreams()
             let evictions = state.withLock { $0.history.removeAll() }
             await cleanup(evictions)
             if let store = configuration.historyStore {

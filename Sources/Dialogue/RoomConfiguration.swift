@@ -55,6 +55,10 @@ public struct RoomConfiguration: Sendable {
     /// Who may join by asking, from the verified token's claims; every rule must hold. Checked before
     /// `clients.beforeJoin`; joins made by the server are not checked. Defaults to none (anyone).
     public var access: [AccessRule]
+    /// Whether the server announces arrivals and departures: `user:joined {userId, username}` when a user's
+    /// first connection joins, `user:left {userId}` when its last one leaves (the room must allow both
+    /// events). Clients ask who is there with `dialogue:presence`. Defaults to `false`.
+    public var announcesPresence: Bool
 
     public init(
         name: String,
@@ -64,7 +68,8 @@ public struct RoomConfiguration: Sendable {
         defaultSubscriptions: [String] = [],
         syncHistoryOnJoin: HistorySync = .off,
         isListed: Bool = true,
-        access: [AccessRule] = []
+        access: [AccessRule] = [],
+        announcesPresence: Bool = false
     ) {
         precondition(maxSize.map { $0 > 0 } ?? true, "maxSize must be positive")
         self.name = name
@@ -75,6 +80,7 @@ public struct RoomConfiguration: Sendable {
         self.syncHistoryOnJoin = syncHistoryOnJoin
         self.isListed = isListed
         self.access = access
+        self.announcesPresence = announcesPresence
     }
 }
 

@@ -173,6 +173,7 @@ export function createDialogueClient(options = {}) {
       /** Events [start, end) of one name, newest first. */
       async getHistory(eventName, start = 0, end = 50) { return (await request("dialogue:getHistory", { roomId, eventName, start, end })).events; },
       async leave() { rooms.delete(roomId); await request("dialogue:leave", { roomId }); },
+      async presence() { return (await request("dialogue:presence", { roomId })).users; },
       _deliver(message) { if (message.offset > position.offset) position.offset = message.offset; handlers.emit(message); },
       _update(joined) {
         if (joined.epoch !== undefined) { if (joined.epoch !== position.epoch) position.offset = 0; position.epoch = joined.epoch; }

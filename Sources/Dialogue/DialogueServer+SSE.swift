@@ -1,0 +1,150 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SocketIO
+
+/// Read-only subscribers over Server-Sent Events: `GET /sse/rooms/{roomId}?events=a,b`.
+///
+/// Each event is sent as `id: OFFSET` (its room offset, when its history is kept), `event: NAME` and
+/// `data: {event, roomId, data, from, timestamp, offset?, meta?}`. A client that reconnects with
+/// `Last-Event-ID` (browsers' `EventSource` does it by itself) first gets the logged events it missed.
+/// The same identity rules as sockets apply: with ``DialogueConfiguration/jwt`` a token is required
+/// (`Authorization: Bearer TOKEN`, or `?token=` since `EventSource` cannot set headers) and the room's
+/// ``RoomConfiguration/access`` rules are checked.
+extension DialogueServer {
+    /// How often an idle stream gets a comment line, so proxies and dead peers are noticed.
+    static let sseHeartbeat = Duration.seconds(15)
+    /// The most events waiting for one slow subscriber; past it the stream ends and the client resumes.
+    static let sseBuffer = 1024
+
+    enum StreamItem: Sendable {
+        case event(AnyEventMessage)
+        case heartbeat
+    }
+
+    func mountSSE<Context: RequestContext>(on router: Router<Context>) {
+        router.get("/sse/rooms/:roomId") { [weak self] request, context in
+            guard let self else { return Self.json(.serviceUnavailable, ["ok": false]) }
+            return await self.eventStream(request, roomId: context.parameters.get("roomId") ?? "")
+        }
+    }
+
+    private func eventStream(_ request: Request, roomId: String) async -> Response {
+        let auth: AuthData?
+        switch await streamIdentity(request) {
+        case .success(let verified): auth = verified
+        case .failure(let error): return Self.error(error, roomId: roomId)
+        }
+        let room = state.withLock { $0.rooms[roomId]?.configuration }
+            ?? configuration.roomTemplates.first { $0.matches(roomId) }?.configuration(for: roomId)
+        guard let room else { return Self.error(.roomNotFound(roomId), roomId: roomId) }
+        if let broken = room.access.first(where: { !$0.allows(auth, roomId: roomId) }) {
+            return Self.error(DialogueError(.joinDenied, "Access to \(roomId) requires \(broken.description)"), roomId: roomId)
+        }
+        let names = request.uri.queryParameters.get("events").map { $0.split(separator: ",").map(String.init) }
+            ?? (room.defaultSubscriptions.isEmpty ? ["*"] : room.defaultSubscriptions)
+        if let refused = names.first(where: { $0 != "*" && !room.events.allows($0) }) {
+            return Self.error(.eventNotAllowed(refused, roomId), roomId: roomId)
+        }
+        let lastEventID = (request.headers[HTTPField.Name("Last-Event-ID")!] ?? request.uri.queryParameters.get("lastEventId")).flatMap { Int64($0) }
+        let wanted: @Sendable (AnyEventMessage) -> Bool = { names.contains("*") || names.contains($0.event) }
+
+        let (stream, continuation) = AsyncStream<StreamItem>.makeStream(bufferingPolicy: .bufferingOldest(Self.sseBuffer))
+        guard let registration = registerStream(continuation) else {
+            return Self.json(.serviceUnavailable, ["ok": false, "error": DialogueError(.invalidRequest, "The server is stopping").payload()])
+        }
+        // Registered before the replay is read, so nothing delivered meanwhile is missed.
+        let unsubscribe = on(roomId, event: "*") { message in
+            guard wanted(message) else { return }
+            if case .dropped = continuation.yield(.event(message)) { continuation.finish() }
+        }
+        let body = ResponseBody { [weak self] writer in
+            defer {
+                unsubscribe()
+                self?.unregisterStream(registration)
+            }
+            try await writer.write(ByteBuffer(string: "retry: 3000\n\n"))
+            var replayedThrough = Int64.min
+            if let lastEventID, let self {
+                for message in await self.loggedEvents(roomId, after: lastEventID, limit: self.configuration.maxRecoveryEvents) ?? [] where wanted(message) {
+                    try await writer.write(Self.frame(message))
+                    replayedThrough = message.offset ?? replayedThrough
+                }
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    while true {
+                        try await Task.sleep(for: Self.sseHeartbeat)
+                        continuation.yield(.heartbeat)
+                    }
+                }
+                for await item in stream {
+                    switch item {
+                    case .event(let message):
+                        if let offset = message.offset, offset <= replayedThrough { continue }
+                        try await writer.write(Self.frame(message))
+                    case .heartbeat:
+                        try await writer.write(ByteBuffer(string: ": ping\n\n"))
+                    }
+                }
+                group.cancelAll()
+            }
+            try await writer.finish(nil)
+        }
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-store", HTTPField.Name("X-Accel-Buffering")!: "no"],
+            body: body
+        )
+    }
+
+    /// The subscriber's verified identity: required with JWT, none without.
+    private func streamIdentity(_ request: Request) async -> Result<AuthData?, DialogueError> {
+        guard let jwt = configuration.jwt else {
+            // An authenticate hook needs a socket handshake; without JWT there is nothing to verify here.
+            if configuration.hooks.socket.authenticate != nil {
+                return .failure(DialogueError(.permissionDenied, "Server-Sent Events need JWT verification when an authenticate hook decides identities"))
+            }
+            return .success(nil)
+        }
+        let query: String? = request.uri.queryParameters.get("token")
+        guard let token = Self.bearerToken(request) ?? query, !token.isEmpty else {
+            return .failure(DialogueError(.unauthorized, "A token is required (Authorization: Bearer TOKEN or ?token=)"))
+        }
+        do throws(JWTVerifier.Failure) {
+            return .success(AuthData(jwt: try await jwt.verify(token)))
+        } catch {
+            return .failure(DialogueError(.unauthorized, error.reason))
+        }
+    }
+
+    private static func frame(_ message: AnyEventMessage) -> ByteBuffer {
+        var text = ""
+        if let offset = message.offset { text += "id: \(offset)\n" }
+        text += "event: \(message.event)\ndata: \(message.socketValue.jsonText)\n\n"
+        return ByteBuffer(string: text)
+    }
+
+    private func registerStream(_ continuation: AsyncStream<StreamItem>.Continuation) -> Int? {
+        state.withLock { state in
+            guard !state.streamsClosed else { return nil }
+            state.nextStreamID += 1
+            state.streams[state.nextStreamID] = continuation
+            return state.nextStreamID
+        }
+    }
+
+    private func unregisterStream(_ id: Int) {
+        _ = state.withLock { $0.streams.removeValue(forKey: id) }
+    }
+
+    /// Ends every event stream (the server is stopping); later requests are refused.
+    func closeStreams() {
+        let open = state.withLock { state in
+            state.streamsClosed = true
+            defer { state.streams = [:] }
+            return Array(state.streams.values)
+        }
+        for continuation in open { continuation.finish() }
+    }
+}
