@@ -184,6 +184,30 @@ extension DialogueServer {
             state.turns = logs.mapValues { RoomTurns(delivered: $0.lastOffset) }
         }
         logger.info("history store open", metadata: ["dialogue.rooms": "\(logs.count)"])
+        await warmHistory(from: store, rooms: Set(logs.keys))
+    }
+
+    /// Loads the newest stored events of the configured rooms into memory (each event name up to its history
+    /// limit), so that history sent on join survives a restart. Rooms made later from templates start empty
+    /// in memory; `dialogue:getHistory` still reads them from the store.
+    private func warmHistory(from store: any HistoryStore, rooms stored: Set<String>) async {
+        let rooms = state.withLock { state in state.rooms.filter { stored.contains($0.key) }.map { ($0.key, $0.value.configuration.events) } }
+        for (roomId, events) in rooms {
+            var loaded: [(message: AnyEventMessage, limit: Int)] = []
+            for event in events where event.name != "*" {
+                guard let history = event.history, history.enabled else { continue }
+                do {
+                    let newest = try await store.events(roomId: roomId, eventName: event.name, start: 0, end: history.limit)
+                    loaded += newest.map { ($0.messageWithOffset, history.limit) }
+                } catch {
+                    logger.error("history store read failed while loading recent history", metadata: ["dialogue.room": .string(roomId), "dialogue.error": "\(error)"])
+                }
+            }
+            loaded.sort { ($0.message.offset ?? 0) < ($1.message.offset ?? 0) }
+            state.withLock { state in
+                for (message, limit) in loaded { _ = state.history.append(message, limit: limit) }
+            }
+        }
     }
 
     /// A new epoch: the current time in milliseconds.

@@ -92,7 +92,7 @@ struct CrashDurabilityTests {
                 group.addTask {
                     for n in 1... {
                         do {
-                            try await room.trigger("message", ["text": .string("m\(n)")])
+                            try await room.trigger("message", ["text": .string("m\(n)"), "senderId": "writer"])
                             acknowledged.append(n)
                         } catch {
                             return

@@ -93,7 +93,7 @@ struct OperationsTests {
             let server = try ServeProcess(executable: executable, data: data, postgres: nil, extraArguments: ["--log-format", "json", "--api-key", "k-1"])
             defer { server.ensureStopped() }
             let url = try await server.url()
-            let published = try await httpRequest("POST", "\(url)/api/rooms/general/events/message", headers: ["X-API-Key": "k-1"], body: #"{"text": "hi"}"#)
+            let published = try await httpRequest("POST", "\(url)/api/rooms/general/events/message", headers: ["X-API-Key": "k-1"], body: #"{"text": "hi", "senderId": "ops"}"#)
             #expect(published.status == 200)
             #expect(try await httpRequest("GET", "\(url)/ready").status == 200)
             let metrics = try await httpRequest("GET", "\(url)/metrics")
