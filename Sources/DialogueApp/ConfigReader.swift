@@ -179,9 +179,8 @@ enum ConfigText {
             var members = OrderedDictionary<SocketKey, SocketValue>()
             for (key, item) in mapping {
                 guard let name = key.string else { throw ConfigurationError(path: path, reason: "keys must be strings") }
-                let childPath = path.isEmpty ? name : "\(path).\(name)"
-                guard members[SocketKey(name)] == nil else { throw ConfigurationError(path: childPath, reason: "is given twice") }
-                members[SocketKey(name)] = try value(of: item, path: childPath, environment: environment)
+                // Yams refuses duplicate keys itself.
+                members[SocketKey(name)] = try value(of: item, path: path.isEmpty ? name : "\(path).\(name)", environment: environment)
             }
             return .object(members)
         case .alias:

@@ -119,11 +119,11 @@ extension ServerSettings {
         }
     }
 
-    /// `postgres://user:…@host/db` without the password.
+    /// `postgres://user:***@host/db`: the URL without its password.
     static func redactedURL(_ url: String) -> String {
         guard let scheme = url.range(of: "://"), let at = url.range(of: "@", range: scheme.upperBound..<url.endIndex),
               let colon = url.range(of: ":", range: scheme.upperBound..<at.lowerBound) else { return url }
-        return url.replacingCharacters(in: colon.upperBound..<at.lowerBound, with: "…")
+        return url.replacingCharacters(in: colon.upperBound..<at.lowerBound, with: "***")
     }
 
     /// `250ms`, `30s`, `5m`, `2h`, `30d`: the largest unit that divides the duration.
