@@ -183,3 +183,19 @@ struct ConfigurationFileTests {
         }
     }
 }
+
+extension ConfigurationFileTests {
+    /// The example of Docs/Configuration.md stays a valid production configuration.
+    @Test func theDocumentedProductionExampleIsValid() async throws {
+        let path = InteropPython.packageRoot.appendingPathComponent("Docs/examples/production.yaml").path
+        let settings = try ServerSettings(contentsOf: path, environment: [
+            "JWT_SECRET": String(repeating: "k", count: 32), "DATABASE_URL": "postgres://dialogue@db/app",
+            "DIALOGUE_API_KEY": "publish-key-0123456789", "DIALOGUE_ADMIN_TOKEN": "admin-token-0123456789",
+        ])
+        #expect(settings.store == .postgres(url: "postgres://dialogue@db/app", schema: "dialogue"))
+        #expect(try await settings.makeVerifier() != nil)
+        #expect(settings.dialogue.rooms["ops"]?.access == [.claim("role", equals: "admin")])
+        #expect(settings.dialogue.roomTemplates.first?.room.access == [.owner("user:{sub}")])
+        #expect(throws: ConfigurationError.self, "secrets must be given") { try ServerSettings(contentsOf: path, environment: [:]) }
+    }
+}
