@@ -8,7 +8,7 @@ import Synchronization
 /// `dialogue_events_out_total` [room, event] — deliveries to clients; `dialogue_validation_failures_total`
 /// [room, event]; `dialogue_events_refused_total` [room, code] — triggers refused for another reason;
 /// `dialogue_disconnects_total` [reason] — including `slow client` and `ping timeout`;
-/// `dialogue_delivery_seconds` [room] — from accepting a trigger to handing it to every subscriber;
+/// `dialogue_delivery_seconds` [room, event] — from accepting a trigger to handing it to every subscriber;
 /// `dialogue_history_append_seconds` and `dialogue_history_append_failures_total` — the history store;
 /// and, set by ``DialogueServer/recordGauges()``: `dialogue_connections`, `dialogue_rooms`,
 /// `dialogue_room_members` [room], `dialogue_history_pending_events`, `dialogue_history_store_healthy`.
@@ -47,7 +47,7 @@ final class DialogueMetrics: Sendable {
             let made = DeliveryHandles(
                 eventsIn: Counter(label: "dialogue_events_in_total", dimensions: [("room", room), ("event", event)], factory: factory),
                 eventsOut: Counter(label: "dialogue_events_out_total", dimensions: [("room", room), ("event", event)], factory: factory),
-                latency: CoreMetrics.Timer(label: "dialogue_delivery_seconds", dimensions: [("room", room)], factory: factory)
+                latency: CoreMetrics.Timer(label: "dialogue_delivery_seconds", dimensions: [("room", room), ("event", event)], factory: factory)
             )
             handles[key] = made
             return made

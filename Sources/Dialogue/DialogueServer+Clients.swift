@@ -125,9 +125,9 @@ extension DialogueServer {
         case .fromTemplate(let roomState):
             (room, prospective) = (Room(id: roomId, state: roomState, server: self), roomState)
         }
-        if asked, let broken = room.access.first(where: { !$0.allows(client.auth, roomId: roomId) }) {
-            logger.info("join refused by an access rule", metadata: ["dialogue.room": .string(roomId), "dialogue.rule": .string(broken.description)])
-            throw DialogueError(.joinDenied, "Access to '\(roomId)' requires \(broken.description)")
+        if asked, let refusal = room.access.refusal(client.auth, roomId: roomId) {
+            logger.info("join refused by an access rule", metadata: ["dialogue.room": .string(roomId), "dialogue.reason": .string(refusal.message)])
+            throw refusal
         }
         if asked, let beforeJoin = configuration.hooks.clients.beforeJoin {
             let decision: JoinDecision

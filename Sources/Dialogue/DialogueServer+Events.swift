@@ -72,6 +72,14 @@ extension DialogueServer {
         _ roomId: String, _ eventName: String, _ data: SocketValue, from: String, meta: SocketValue?, sender: ConnectedClient?,
         definition fallback: (any EventDescribing)?
     ) async throws(DialogueError) -> (message: AnyEventMessage, persisted: Bool) {
+        // Counted while in flight, so that a stopping server closes its store only after their writes.
+        let accepted = state.withLock { state -> Bool in
+            guard !state.stopping else { return false }
+            state.inFlight += 1
+            return true
+        }
+        guard accepted else { throw DialogueError(.serverStopping, "The server is shutting down") }
+        defer { finishedDispatch() }
         do {
             return try await deliver(roomId, eventName, data, from: from, meta: meta, sender: sender, definition: fallback)
         } catch {

@@ -7,7 +7,8 @@ import SocketIO
 /// The HTTP side of the server: health, readiness, and publishing without a socket.
 public struct HTTPAPIConfiguration: Sendable {
     /// Keys accepted by `POST /api/rooms/{roomId}/events/{event}`, as `Authorization: Bearer KEY` or
-    /// `X-API-Key: KEY`. With none, publishing over HTTP is off.
+    /// `X-API-Key: KEY`. With JWT verification (``DialogueConfiguration/jwt``) a client's token is accepted
+    /// too, publishing as its `sub` where the room's access rules let it. With neither, publishing over HTTP is off.
     public var apiKeys: Set<String>
     /// The largest request body accepted. Defaults to 1 MB.
     public var maxBodySize: Int
@@ -28,8 +29,8 @@ public struct HTTPAPIConfiguration: Sendable {
 
 extension DialogueServer {
     /// `GET /health` (the process answers), `GET /ready` (the history store is open and healthy; 503 with the
-    /// store's status otherwise), `GET /sse/rooms/{roomId}` and, when API keys are configured,
-    /// `POST /api/rooms/{roomId}/events/{event}`.
+    /// store's status otherwise), `GET /sse/rooms/{roomId}` and, when API keys or JWT verification are
+    /// configured, `POST /api/rooms/{roomId}/events/{event}`.
     func mountHTTP<Context: RequestContext>(on router: Router<Context>) {
         let api = configuration.httpAPI
         if api.healthRoutes {
@@ -40,7 +41,7 @@ extension DialogueServer {
             }
         }
         if api.serverSentEvents { mountSSE(on: router) }
-        guard !api.apiKeys.isEmpty else { return }
+        guard !api.apiKeys.isEmpty || configuration.jwt != nil else { return }
         router.post("/api/rooms/:roomId/events/:event") { [weak self] request, context in
             guard let self else { return Self.json(.serviceUnavailable, ["ok": false]) }
             return await self.publish(request, context, api: api)
@@ -63,11 +64,22 @@ extension DialogueServer {
     }
 
     private func publish<Context: RequestContext>(_ request: Request, _ context: Context, api: HTTPAPIConfiguration) async -> Response {
-        guard let key = Self.credential(request), api.apiKeys.contains(where: { Self.constantTimeEquals($0, key) }) else {
-            return Self.error(DialogueError(.unauthorized, "A valid API key is required (Authorization: Bearer KEY or X-API-Key)"))
-        }
         guard let roomId = context.parameters.get("roomId"), let event = context.parameters.get("event") else {
             return Self.error(DialogueError(.invalidRequest, "Room and event are required"))
+        }
+        // An API key publishes as `?from=` (default `api`); a verified token as its subject, within the room's access rules.
+        let from: String
+        if let key = Self.credential(request), api.apiKeys.contains(where: { Self.constantTimeEquals($0, key) }) {
+            from = request.uri.queryParameters.get("from") ?? "api"
+        } else if configuration.jwt != nil, Self.bearerToken(request) != nil {
+            switch await httpIdentity(request) {
+            case .failure(let error): return Self.error(error, roomId: roomId)
+            case .success(let auth):
+                if let refusal = accessRefusal(auth, roomId: roomId) { return Self.error(refusal, roomId: roomId) }
+                from = auth?.jwt.sub ?? "api"
+            }
+        } else {
+            return Self.error(DialogueError(.unauthorized, "An API key (Authorization: Bearer KEY or X-API-Key) or a valid token is required"))
         }
         let body: ByteBuffer
         do {
@@ -84,7 +96,6 @@ extension DialogueServer {
             }
             data = parsed
         }
-        let from = request.uri.queryParameters.get("from") ?? "api"
         do {
             let (message, persisted) = try await dispatch(roomId, event, data, from: from, meta: nil, sender: nil, definition: nil)
             var answer: OrderedDictionary<SocketKey, SocketValue> = [
@@ -123,6 +134,7 @@ extension DialogueServer {
         case .roomNotFound: .notFound
         case .permissionDenied, .eventBlocked, .joinDenied: .forbidden
         case .rateLimited: .tooManyRequests
+        case .serverStopping: .serviceUnavailable
         default: .badRequest
         }
         return json(status, ["ok": false, "error": error.payload(roomId: roomId)])

@@ -31,16 +31,12 @@ extension DialogueServer {
 
     private func eventStream(_ request: Request, roomId: String) async -> Response {
         let auth: AuthData?
-        switch await streamIdentity(request) {
+        switch await httpIdentity(request) {
         case .success(let verified): auth = verified
         case .failure(let error): return Self.error(error, roomId: roomId)
         }
-        let room = state.withLock { $0.rooms[roomId]?.configuration }
-            ?? configuration.roomTemplates.first { $0.matches(roomId) }?.configuration(for: roomId)
-        guard let room else { return Self.error(.roomNotFound(roomId), roomId: roomId) }
-        if let broken = room.access.first(where: { !$0.allows(auth, roomId: roomId) }) {
-            return Self.error(DialogueError(.joinDenied, "Access to \(roomId) requires \(broken.description)"), roomId: roomId)
-        }
+        guard let room = roomConfiguration(roomId) else { return Self.error(.roomNotFound(roomId), roomId: roomId) }
+        if let refusal = accessRefusal(auth, roomId: roomId) { return Self.error(refusal, roomId: roomId) }
         let names = request.uri.queryParameters.get("events").map { $0.split(separator: ",").map(String.init) }
             ?? (room.defaultSubscriptions.isEmpty ? ["*"] : room.defaultSubscriptions)
         if let refused = names.first(where: { $0 != "*" && !room.events.allows($0) }) {
@@ -98,8 +94,18 @@ extension DialogueServer {
         )
     }
 
-    /// The subscriber's verified identity: required with JWT, none without.
-    private func streamIdentity(_ request: Request) async -> Result<AuthData?, DialogueError> {
+    /// The settings of a room, or of the room a template would make for this id.
+    func roomConfiguration(_ roomId: String) -> RoomConfiguration? {
+        state.withLock { $0.rooms[roomId]?.configuration } ?? configuration.roomTemplates.first { $0.matches(roomId) }?.configuration(for: roomId)
+    }
+
+    /// `JOIN_DENIED` naming the first of the room's access rules `auth` breaks; `nil` when it may.
+    func accessRefusal(_ auth: AuthData?, roomId: String) -> DialogueError? {
+        roomConfiguration(roomId)?.access.refusal(auth, roomId: roomId)
+    }
+
+    /// The verified identity of an HTTP request: required with JWT (`Authorization: Bearer` or `?token=`), none without.
+    func httpIdentity(_ request: Request) async -> Result<AuthData?, DialogueError> {
         guard let jwt = configuration.jwt else {
             // An authenticate hook needs a socket handshake; without JWT there is nothing to verify here.
             if configuration.hooks.socket.authenticate != nil {

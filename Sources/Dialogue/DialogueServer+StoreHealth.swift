@@ -117,4 +117,27 @@ extension DialogueServer {
         let offset: Int64
         let epoch: Int64
     }
+
+    /// Refuses new events (`SERVER_STOPPING`) and waits for those being delivered to finish their store writes.
+    func stopAcceptingEvents() async {
+        await withCheckedContinuation { continuation in
+            let drained = state.withLock { state -> Bool in
+                state.stopping = true
+                guard state.inFlight > 0 else { return true }
+                state.drained.append(continuation)
+                return false
+            }
+            if drained { continuation.resume() }
+        }
+    }
+
+    func finishedDispatch() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.inFlight -= 1
+            guard state.inFlight == 0 else { return [] }
+            defer { state.drained = [] }
+            return state.drained
+        }
+        for waiter in waiters { waiter.resume() }
+    }
 }

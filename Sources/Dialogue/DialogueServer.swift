@@ -63,6 +63,11 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
         var streams: [Int: AsyncStream<StreamItem>.Continuation] = [:]
         var nextStreamID = 0
         var streamsClosed = false
+        /// Set when shutdown begins: new events are refused from then on.
+        var stopping = false
+        /// Events being delivered (and stored); the store closes once none is left.
+        var inFlight = 0
+        var drained: [CheckedContinuation<Void, Never>] = []
     }
 
     struct RoomState {
@@ -137,6 +142,7 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
             if let store = configuration.historyStore { group.addTask { await self.runStoreRetry(store) } }
             for room in rooms() { await runHook("rooms.onCreated") { try await configuration.hooks.rooms.onCreated?(room) } }
             try await io.run()
+            await stopAcceptingEvents()
             closeStreams()
             let evictions = state.withLock { $0.history.removeAll() }
             await cleanup(evictions)

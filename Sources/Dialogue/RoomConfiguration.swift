@@ -113,6 +113,14 @@ public enum AccessRule: Sendable, Equatable {
     }
 }
 
+extension Array where Element == AccessRule {
+    /// `JOIN_DENIED` naming the first rule `auth` breaks in room `roomId`; `nil` when every rule holds.
+    func refusal(_ auth: AuthData?, roomId: String) -> DialogueError? {
+        guard let broken = first(where: { !$0.allows(auth, roomId: roomId) }) else { return nil }
+        return DialogueError(.joinDenied, "Access to '\(roomId)' requires \(broken.description)")
+    }
+}
+
 /// Rooms made on demand from a pattern: `user:*` gives every user a notification room, `doc:*` a room per
 /// document. A room whose id matches the pattern is created the first time it is joined or triggered.
 ///

@@ -38,6 +38,8 @@ public struct DialogueError: Error, Sendable, Equatable, CustomStringConvertible
         public static let unauthorized = Code(rawValue: "UNAUTHORIZED")
         /// The connection's token expired and was not refreshed; the server disconnects it.
         public static let tokenExpired = Code(rawValue: "TOKEN_EXPIRED")
+        /// The server is shutting down and accepts no more events (HTTP 503); retry on another server.
+        public static let serverStopping = Code(rawValue: "SERVER_STOPPING")
     }
 
     public let code: Code

@@ -78,7 +78,7 @@ struct OperationsTests {
                 #expect(text.contains(#"dialogue_events_in_total{room="general",event="message"} 2"#))
                 #expect(text.contains(#"dialogue_events_out_total{room="general",event="message"} 2"#), "alice received both")
                 #expect(text.contains(#"dialogue_validation_failures_total{room="general",event="message"} 1"#))
-                #expect(text.contains(#"dialogue_delivery_seconds_count{room="general"} 2"#))
+                #expect(text.contains(#"dialogue_delivery_seconds_count{room="general",event="message"} 2"#))
                 #expect(text.contains("dialogue_history_append_seconds_count 2"))
                 #expect(text.contains("dialogue_connections 1"))
                 #expect(text.contains(#"dialogue_room_members{room="general"} 1"#))
@@ -99,7 +99,7 @@ struct OperationsTests {
             let metrics = try await httpRequest("GET", "\(url)/metrics")
             #expect(metrics.headers["content-type"]?.hasPrefix("text/plain; version=0.0.4") == true)
             #expect(metrics.body.contains(#"dialogue_events_in_total{room="general",event="message"} 1"#))
-            #expect(metrics.body.contains(#"dialogue_delivery_seconds_bucket{room="general",le="0.0001"}"#), "real-time buckets")
+            #expect(metrics.body.contains(#"dialogue_delivery_seconds_bucket{room="general",event="message",le="0.0001"}"#), "real-time buckets")
             #expect(metrics.body.contains("dialogue_rooms "))
             try await server.stop()
             let lines = server.printed.split(separator: "\n").filter { !$0.isEmpty }
@@ -108,6 +108,40 @@ struct OperationsTests {
                 let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
                 #expect(object?["level"] is String && object?["message"] is String && object?["time"] is String, "not a JSON log line: \(line)")
             }
+        }
+    }
+
+    /// SIGTERM while events are being published: the process exits 0 and, after a restart on the same
+    /// data folder, every event it acknowledged is in the history.
+    @Test func gracefulShutdownKeepsEveryAcknowledgedEvent() async throws {
+        let executable = try #require(ServeProcess.executable, "the dialogue executable is not built: run ./scripts/test (swift build --build-tests)")
+        try await withTemporaryDirectory { data in
+            let first = try ServeProcess(executable: executable, data: data, postgres: nil, extraArguments: ["--api-key", "shutdown-key-0123456789"])
+            defer { first.ensureStopped() }
+            let url = try await first.url()
+            let acknowledged = try await withThrowingTaskGroup(of: Int?.self) { group in
+                for n in 1...40 {
+                    group.addTask {
+                        let body = #"{"text": "n\#(n)", "senderId": "ops"}"#
+                        let reply = try? await httpRequest("POST", "\(url)/api/rooms/general/events/message", headers: ["X-API-Key": "shutdown-key-0123456789"], body: body)
+                        return reply?.status == 200 ? n : nil
+                    }
+                }
+                try await Task.sleep(for: .milliseconds(20))
+                first.process.terminate()
+                return try await group.reduce(into: Set<Int>()) { if let n = $1 { $0.insert(n) } }
+            }
+            try await first.stop()
+            let second = try ServeProcess(executable: executable, data: data, postgres: nil)
+            defer { second.ensureStopped() }
+            let stored = try await TestClient.with(try await second.url(), auth: ["userId": "reader"]) { reader in
+                try await reader.join("general")
+                let page = try await reader.request("dialogue:getHistory", ["roomId": "general", "eventName": "message", "start": 0, "end": 100])
+                return Set(page["events"]?.arrayValue?.compactMap { $0["data"]?["text"]?.stringValue }.compactMap { Int($0.dropFirst()) } ?? [])
+            }
+            #expect(!acknowledged.isEmpty)
+            #expect(acknowledged.isSubset(of: stored), "acknowledged \(acknowledged.sorted()), stored \(stored.sorted())")
+            try await second.stop()
         }
     }
 }

@@ -84,3 +84,23 @@ struct ServerSentEventsTests {
         }
     }
 }
+
+extension ServerSentEventsTests {
+    /// With JWT verification, a client's token publishes over HTTP as its subject, within the room's access
+    /// rules; `?from=` cannot change who it is.
+    @Test func tokensPublishAsTheirSubject() async throws {
+        var configuration = Self.configuration()
+        configuration.httpAPI.apiKeys = []
+        configuration.jwt = try await JWTVerifier(keys: [.secret(JWTTests.secret, algorithm: .hs256)])
+        try await withDialogue(configuration) { server, url in
+            let bob = try await JWTTests.token(JWTTests.claims(sub: "bob"))
+            let published = try await httpRequest("POST", "\(url)/api/rooms/feed/events/message?from=mallory", headers: ["Authorization": "Bearer \(bob)"], body: #"{"text": "hi"}"#)
+            #expect(published.status == 200, "\(published.body)")
+            #expect(await server.room("feed")?.history("message").first?.from == "bob")
+            let denied = try await httpRequest("POST", "\(url)/api/rooms/admins/events/message", headers: ["Authorization": "Bearer \(bob)"], body: #"{"text": "hi"}"#)
+            #expect(denied.status == 403 && denied.body.contains("JOIN_DENIED"))
+            let forged = try await httpRequest("POST", "\(url)/api/rooms/feed/events/message", headers: ["Authorization": "Bearer x.y.z"], body: #"{"text": "hi"}"#)
+            #expect(forged.status == 401)
+        }
+    }
+}
