@@ -65,22 +65,6 @@ extension Schema {
     }
 }
 
-/// Why a JSON Schema document cannot be used as a ``Schema``: where in the document, and what is wrong.
-public struct JSONSchemaError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The path inside the document: `properties.text.minLength`; empty for the document itself.
-    public let path: String
-    /// What is wrong, e.g. `must be a non-negative integer`.
-    public let reason: String
-
-    public init(path: String, reason: String) {
-        self.path = path
-        self.reason = reason
-    }
-
-    /// `properties.text.minLength: must be a non-negative integer`.
-    public var description: String { path.isEmpty ? reason : "\(path): \(reason)" }
-}
-
 extension Schema {
     /// Reads a JSON Schema (the subset ``jsonSchema`` writes) so that events defined in a configuration file
     /// are validated by the same code as Swift-typed ones.
@@ -96,8 +80,9 @@ extension Schema {
     /// ```swift
     /// let schema = try Schema(jsonSchema: ["type": "object", "properties": ["text": ["type": "string", "minLength": 1]], "required": ["text"]])
     /// ```
-    /// - Throws: ``JSONSchemaError`` naming the offending keyword.
-    public init(jsonSchema document: SocketValue) throws(JSONSchemaError) {
+    /// - Throws: ``SchemaViolation`` whose path names the offending keyword in the document
+    ///   (`properties.text.minLength: must be a non-negative integer`).
+    public init(jsonSchema document: SocketValue) throws(SchemaViolation) {
         self = try Self.parse(document, at: "")
     }
 
@@ -107,21 +92,21 @@ extension Schema {
         "pattern", "format", "minimum", "maximum", "enum", "anyOf", "oneOf", "description",
     ]
 
-    private static func parse(_ document: SocketValue, at path: String) throws(JSONSchemaError) -> Schema {
+    private static func parse(_ document: SocketValue, at path: String) throws(SchemaViolation) -> Schema {
         func here(_ keyword: String) -> String { path.isEmpty ? keyword : "\(path).\(keyword)" }
         if case .bool(true) = document { return .any }
-        guard let members = document.objectValue else { throw JSONSchemaError(path: path, reason: "must be an object (a JSON Schema)") }
+        guard let members = document.objectValue else { throw SchemaViolation(path: path, reason: "must be an object (a JSON Schema)") }
         for key in members.keys where !knownKeywords.contains(key.string) && !ignoredKeywords.contains(key.string) {
-            throw JSONSchemaError(path: here(key.string), reason: "is not a supported JSON Schema keyword")
+            throw SchemaViolation(path: here(key.string), reason: "is not a supported JSON Schema keyword")
         }
-        func integer(_ keyword: String) throws(JSONSchemaError) -> Int? {
+        func integer(_ keyword: String) throws(SchemaViolation) -> Int? {
             guard let value = members[SocketKey(keyword)] else { return nil }
-            guard let number = value.intValue, number >= 0 else { throw JSONSchemaError(path: here(keyword), reason: "must be a non-negative integer") }
+            guard let number = value.intValue, number >= 0 else { throw SchemaViolation(path: here(keyword), reason: "must be a non-negative integer") }
             return number
         }
-        func number(_ keyword: String) throws(JSONSchemaError) -> Double? {
+        func number(_ keyword: String) throws(SchemaViolation) -> Double? {
             guard let value = members[SocketKey(keyword)] else { return nil }
-            guard let number = value.doubleValue else { throw JSONSchemaError(path: here(keyword), reason: "must be a number") }
+            guard let number = value.doubleValue else { throw SchemaViolation(path: here(keyword), reason: "must be a number") }
             return number
         }
         var nullable = false
@@ -132,29 +117,29 @@ extension Schema {
         case .array(let names)?:
             let named = names.compactMap(\.stringValue)
             guard named.count == names.count, named.count <= 2, named.filter({ $0 != "null" }).count == 1 else {
-                throw JSONSchemaError(path: here("type"), reason: "a list of types must be one type and \"null\"")
+                throw SchemaViolation(path: here("type"), reason: "a list of types must be one type and \"null\"")
             }
             nullable = named.contains("null")
             type = named.first { $0 != "null" }
-        default: throw JSONSchemaError(path: here("type"), reason: "must be a string or a list of strings")
+        default: throw SchemaViolation(path: here("type"), reason: "must be a string or a list of strings")
         }
         var schema: Schema
         if let options = members["anyOf"] ?? members["oneOf"] {
             let keyword = members["anyOf"] != nil ? "anyOf" : "oneOf"
-            guard type == nil else { throw JSONSchemaError(path: here(keyword), reason: "cannot be combined with type") }
-            guard let list = options.arrayValue, !list.isEmpty else { throw JSONSchemaError(path: here(keyword), reason: "must be a non-empty array of schemas") }
+            guard type == nil else { throw SchemaViolation(path: here(keyword), reason: "cannot be combined with type") }
+            guard let list = options.arrayValue, !list.isEmpty else { throw SchemaViolation(path: here(keyword), reason: "must be a non-empty array of schemas") }
             var parsed: [Schema] = []
             for (index, option) in list.enumerated() {
                 if option == ["type": "null"] { nullable = true } else { parsed.append(try parse(option, at: "\(here(keyword))[\(index)]")) }
             }
             schema = parsed.count == 1 ? parsed[0] : Schema(.oneOf(parsed))
         } else if let values = members["enum"] {
-            guard type == nil || type == "string" else { throw JSONSchemaError(path: here("enum"), reason: "only string enums are supported") }
-            guard let list = values.arrayValue, !list.isEmpty else { throw JSONSchemaError(path: here("enum"), reason: "must be a non-empty array of strings") }
+            guard type == nil || type == "string" else { throw SchemaViolation(path: here("enum"), reason: "only string enums are supported") }
+            guard let list = values.arrayValue, !list.isEmpty else { throw SchemaViolation(path: here("enum"), reason: "must be a non-empty array of strings") }
             var strings: [String] = []
             for value in list {
                 if value == .null { nullable = true; continue }
-                guard let string = value.stringValue else { throw JSONSchemaError(path: here("enum"), reason: "only string enums are supported") }
+                guard let string = value.stringValue else { throw SchemaViolation(path: here("enum"), reason: "only string enums are supported") }
                 strings.append(string)
             }
             schema = Schema(.enumeration(strings))
@@ -166,13 +151,13 @@ extension Schema {
                 var format: StringFormat?
                 if let name = members["format"] {
                     guard let known = name.stringValue.flatMap(StringFormat.init(rawValue:)) else {
-                        throw JSONSchemaError(path: here("format"), reason: "must be one of uri, email, uuid, date-time")
+                        throw SchemaViolation(path: here("format"), reason: "must be one of uri, email, uuid, date-time")
                     }
                     format = known
                 }
                 var pattern: String?
                 if let value = members["pattern"] {
-                    guard let text = value.stringValue, (try? Regex(text)) != nil else { throw JSONSchemaError(path: here("pattern"), reason: "must be a valid regular expression") }
+                    guard let text = value.stringValue, (try? Regex(text)) != nil else { throw SchemaViolation(path: here("pattern"), reason: "must be a valid regular expression") }
                     pattern = text
                 }
                 schema = .string(minLength: try integer("minLength"), maxLength: try integer("maxLength"), pattern: pattern, format: format)
@@ -182,16 +167,16 @@ extension Schema {
             case "boolean":
                 schema = .boolean
             case "array":
-                let element = try members["items"].map { value throws(JSONSchemaError) in try parse(value, at: here("items")) } ?? .any
+                let element = try members["items"].map { value throws(SchemaViolation) in try parse(value, at: here("items")) } ?? .any
                 schema = .array(element, minItems: try integer("minItems"), maxItems: try integer("maxItems"))
             case "object":
                 schema = try parseObject(members, at: path, here: here)
             case let other?:
-                throw JSONSchemaError(path: here("type"), reason: "unknown type \"\(other)\" (string, number, integer, boolean, object, array)")
+                throw SchemaViolation(path: here("type"), reason: "unknown type \"\(other)\" (string, number, integer, boolean, object, array)")
             }
         }
         if let text = members["description"] {
-            guard let summary = text.stringValue else { throw JSONSchemaError(path: here("description"), reason: "must be a string") }
+            guard let summary = text.stringValue else { throw SchemaViolation(path: here("description"), reason: "must be a string") }
             schema = schema.describe(summary)
         }
         return nullable ? schema.nullable() : schema
@@ -199,37 +184,37 @@ extension Schema {
 
     private static func parseObject(
         _ members: OrderedDictionary<SocketKey, SocketValue>, at path: String, here: (String) -> String
-    ) throws(JSONSchemaError) -> Schema {
+    ) throws(SchemaViolation) -> Schema {
         var required: Set<String> = []
         if let list = members["required"] {
             guard let names = list.arrayValue?.compactMap(\.stringValue), names.count == list.arrayValue?.count else {
-                throw JSONSchemaError(path: here("required"), reason: "must be an array of property names")
+                throw SchemaViolation(path: here("required"), reason: "must be an array of property names")
             }
             required = Set(names)
         }
         let additional = members["additionalProperties"]
         guard let described = members["properties"] else {
-            for name in required { throw JSONSchemaError(path: here("required"), reason: "names \"\(name)\", which is not in properties") }
+            for name in required { throw SchemaViolation(path: here("required"), reason: "names \"\(name)\", which is not in properties") }
             switch additional {
             case nil, .bool(true)?: return .dictionary(.any)
             case .bool(false)?: return Schema(.object([:], unknownKeys: .reject))
             case let values?: return .dictionary(try parse(values, at: here("additionalProperties")))
             }
         }
-        guard let properties = described.objectValue else { throw JSONSchemaError(path: here("properties"), reason: "must be an object of schemas") }
+        guard let properties = described.objectValue else { throw SchemaViolation(path: here("properties"), reason: "must be an object of schemas") }
         var parsed = OrderedDictionary<String, Schema>()
         for (name, value) in properties {
             let property = try parse(value, at: "\(here("properties")).\(name.string)")
             parsed[name.string] = required.contains(name.string) ? property : property.optional()
         }
         for name in required where parsed[name] == nil {
-            throw JSONSchemaError(path: here("required"), reason: "names \"\(name)\", which is not in properties")
+            throw SchemaViolation(path: here("required"), reason: "names \"\(name)\", which is not in properties")
         }
         let unknownKeys: UnknownKeys
         switch additional {
         case nil, .bool(true)?: unknownKeys = .keep
         case .bool(false)?: unknownKeys = .reject
-        default: throw JSONSchemaError(path: here("additionalProperties"), reason: "with properties, must be true or false")
+        default: throw SchemaViolation(path: here("additionalProperties"), reason: "with properties, must be true or false")
         }
         return Schema(.object(parsed, unknownKeys: unknownKeys))
     }

@@ -118,3 +118,61 @@ struct SchemaTests {
         #expect(wildcard.definition(named: "message")?.name == "message")
     }
 }
+
+/// JSON Schema documents read back into ``Schema`` (the configuration file's events).
+@Suite("Schema from JSON Schema")
+struct SchemaFromJSONSchemaTests {
+    @Test(arguments: [
+        Schema.string(minLength: 1, maxLength: 20, pattern: "^[a-z]+$", format: nil),
+        .string(format: .email).describe("an address"),
+        .integer(minimum: 0, maximum: 10),
+        .number(minimum: -1.5),
+        .boolean,
+        .enumeration("info", "warning"),
+        .array(.string(), minItems: 1, maxItems: 3),
+        .object(["id": .string(format: .uuid), "tags": .array(.string()).optional(), "at": .string(format: .dateTime).nullable()], unknownKeys: .reject),
+        .dictionary(.integer()),
+        .oneOf(.string(), .integer()),
+        .string().nullable(),
+        .any,
+    ])
+    func whatSwiftPublishesReadsBackTheSame(schema: Schema) throws {
+        #expect(try Schema(jsonSchema: schema.jsonSchema).jsonSchema == schema.jsonSchema)
+    }
+
+    @Test func readSchemasValidateAsJSONSchemaSays() throws {
+        let schema = try Schema(jsonSchema: [
+            "type": "object",
+            "properties": ["name": ["type": ["string", "null"]], "size": ["type": "integer", "minimum": 1], "kind": ["enum": ["a", "b"]]],
+            "required": ["size"],
+        ])
+        #expect(try schema.validate(["size": 2, "name": .null, "extra": true]) == ["name": .null, "size": 2, "extra": true], "unknown properties are kept")
+        #expect(throws: SchemaViolation(path: "size", reason: "must be at least 1")) { try schema.validate(["size": 0]) }
+        #expect(throws: SchemaViolation(path: "size", reason: "is required")) { try schema.validate(["name": "x"]) }
+        #expect(throws: SchemaViolation(path: "kind", reason: "must be one of 'a', 'b'")) { try schema.validate(["size": 1, "kind": "c"]) }
+        let closed = try Schema(jsonSchema: ["type": "object", "properties": ["a": ["type": "string"]], "additionalProperties": false])
+        #expect(throws: SchemaViolation(path: "b", reason: "is not allowed")) { try closed.validate(["b": 1]) }
+    }
+
+    @Test(arguments: [
+        (SocketValue.string("object"), "", "must be an object (a JSON Schema)"),
+        (["type": "strin"], "type", "unknown type \"strin\""),
+        (["type": "string", "minLength": "3"], "minLength", "must be a non-negative integer"),
+        (["type": "string", "pattern": "("], "pattern", "must be a valid regular expression"),
+        (["type": "string", "format": "ipv4"], "format", "must be one of uri, email, uuid, date-time"),
+        (["enum": [1, 2]], "enum", "only string enums"),
+        (["type": "object", "properties": ["a": ["type": "string"]], "required": ["b"]], "required", "names \"b\", which is not in properties"),
+        (["type": "object", "properties": ["a": ["not": ["type": "string"]]]], "properties.a.not", "not a supported JSON Schema keyword"),
+        (["anyOf": []], "anyOf", "must be a non-empty array"),
+        (["type": ["string", "integer"]], "type", "one type and \"null\""),
+    ] as [(SocketValue, String, String)])
+    func unsupportedOrWrongDocumentsAreRefusedWithTheKeyword(document: SocketValue, path: String, reason: String) {
+        do {
+            _ = try Schema(jsonSchema: document)
+            Issue.record("accepted \(document.jsonText)")
+        } catch {
+            #expect(error.path == path)
+            #expect(error.reason.contains(reason), "\(error)")
+        }
+    }
+}
