@@ -182,6 +182,21 @@ public final class RoomContext: Sendable {
         try await getHistory(event.name, start: start, end: end).compactMap { Self.decode($0, as: Payload.self, reportingTo: client) }
     }
 
+    /// Who is in the room, one entry per user: `dialogue:presence` (rooms that announce presence also send
+    /// `user:joined`/`user:left` as events).
+    ///
+    /// ```swift
+    /// for user in try await room.presence() { print(user.userId, user.username) }
+    /// ```
+    /// - Throws: ``DialogueError`` `NOT_IN_ROOM`.
+    public func presence() async throws -> [(userId: String, username: String)] {
+        let answer = try await client.request("dialogue:presence", ["roomId": .string(roomId)])
+        return (answer["users"]?.arrayValue ?? []).compactMap { user in
+            guard let userId = user["userId"]?.stringValue else { return nil }
+            return (userId, user["username"]?.stringValue ?? userId)
+        }
+    }
+
     /// Leaves the room.
     public func leave() async throws {
         client.forget(roomId)

@@ -1,4 +1,5 @@
 import Dialogue
+import DialogueClient
 import SocketIO
 import TestSupport
 import Testing
@@ -45,6 +46,17 @@ struct PresenceTests {
                 #expect(refused["error"]?["code"] == "NOT_IN_ROOM")
             }
             try await eventually("alice gone from the lobby") { server.presence(in: "lobby")?.isEmpty == true }
+        }
+    }
+
+    @Test func theSwiftClientAsksWhoIsThere() async throws {
+        try await withDialogue(Self.configuration()) { _, url in
+            try await withClient(url, auth: ["userId": "carol", "name": "Carol"]) { carol in
+                try await carol.connect()
+                let room = try await carol.join("lobby")
+                let users = try await room.presence()
+                #expect(users.map(\.userId) == ["carol"] && users.map(\.username) == ["Carol"])
+            }
         }
     }
 }
