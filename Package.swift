@@ -17,6 +17,9 @@ let package = Package(
         .library(name: "DialogueSQLite", targets: ["DialogueSQLite"]),
         .library(name: "DialoguePostgres", targets: ["DialoguePostgres"]),
         .library(name: "DialogueApp", targets: ["DialogueApp"]),
+        .library(name: "DialogueDBCore", targets: ["DialogueDBCore"]),
+        .library(name: "DialogueDBSQLite", targets: ["DialogueDBSQLite"]),
+        .library(name: "DialogueDBServer", targets: ["DialogueDBServer"]),
         .executable(name: "socketio-fixture", targets: ["SocketIOFixture"]),
         .executable(name: "dialogue", targets: ["DialogueCLI"]),
         .executable(name: "dialogue-examples", targets: ["DialogueExamples"]),
@@ -38,6 +41,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // Pure Engine.IO v4: packets, payload codec, session state machine. No HTTP framework.
@@ -51,6 +55,7 @@ let package = Package(
             dependencies: [
                 "EngineIO",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -82,11 +87,20 @@ let package = Package(
         ),
         // The history store protocol, and the in-memory store.
         .target(name: "DialogueStorage", dependencies: ["DialogueEvents"]),
+        // What every SQLite store shares: opening with the same durability, named migrations, transaction turns.
+        .target(
+            name: "SQLiteSupport",
+            dependencies: [
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]
+        ),
         // The history store in an SQLite file (WAL, group commit): the default of `dialogue serve`.
         .target(
             name: "DialogueSQLite",
             dependencies: [
-                "DialogueStorage", "DialogueEvents", "SocketIO",
+                "DialogueStorage", "DialogueEvents", "SocketIO", "SQLiteSupport",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -115,6 +129,31 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
             ],
             resources: [.copy("Resources/client.js")]
+        ),
+        // DialogueDB: records, validation, the API (one routing table for REST and the embedded SDK), the storage protocol.
+        .target(
+            name: "DialogueDBCore",
+            dependencies: ["SocketIO", .product(name: "OrderedCollections", package: "swift-collections")]
+        ),
+        // DialogueDB in an SQLite file.
+        .target(
+            name: "DialogueDBSQLite",
+            dependencies: [
+                "DialogueDBCore", "SQLiteSupport", "SocketIO",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The DialogueDB REST server (Hummingbird): keys, error envelope, rate limits.
+        .target(
+            name: "DialogueDBServer",
+            dependencies: [
+                "DialogueDBCore", "SocketIO",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // The Dialogue client SDK: rooms, typed events, reconnection with re-join.
         .target(

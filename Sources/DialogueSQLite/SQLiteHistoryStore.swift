@@ -3,6 +3,7 @@ import DialogueStorage
 import Foundation
 import Logging
 import SQLiteNIO
+import SQLiteSupport
 import SocketIO
 import Synchronization
 
@@ -28,16 +29,11 @@ public final class SQLiteHistoryStore: HistoryStore {
     /// Opens (creating if needed) the database at `path`; its folder must exist.
     public init(path: String, logger: Logger) async throws {
         self.logger = logger
-        writer = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        writer = try await SQLiteDatabase.open(path: path, logger: logger)
         do {
             // Checkpoints run in ``run()``, off the commit path; the writer's own is a safety net (64 MB of WAL)
-            // for a store whose `run()` is not running. Statement journals stay in memory.
-            for pragma in [
-                "PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=5000", "PRAGMA cache_size=-65536",
-                "PRAGMA temp_store=MEMORY", "PRAGMA wal_autocheckpoint=16384",
-            ] {
-                _ = try await writer.query(pragma)
-            }
+            // for a store whose `run()` is not running.
+            _ = try await writer.query("PRAGMA wal_autocheckpoint=16384")
             reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
             _ = try await reader.query("PRAGMA busy_timeout=5000")
             maintenance = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)

@@ -1,5 +1,6 @@
 import Logging
 import SQLiteNIO
+import SQLiteSupport
 
 /// The schema, as named steps that run once each, in order, and are never edited once released: a change
 /// is a new step.
@@ -36,21 +37,6 @@ enum SQLiteMigrations {
 
     /// Applies the steps not applied yet, each in its own transaction.
     static func run(on connection: SQLiteConnection, logger: Logger) async throws {
-        _ = try await connection.query("CREATE TABLE IF NOT EXISTS dialogue_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)")
-        let applied = Set(try await connection.query("SELECT name FROM dialogue_migrations").compactMap { $0.column("name")?.string })
-        for step in steps where !applied.contains(step.name) {
-            _ = try await connection.query("BEGIN IMMEDIATE")
-            do {
-                for statement in step.statements { _ = try await connection.query(statement) }
-                _ = try await connection.query(
-                    "INSERT INTO dialogue_migrations (name, applied_at) VALUES (?, strftime('%s', 'now'))", [.text(step.name)]
-                )
-                _ = try await connection.query("COMMIT")
-                logger.info("history store migrated", metadata: ["dialogue.migration": .string(step.name)])
-            } catch {
-                _ = try? await connection.query("ROLLBACK")
-                throw error
-            }
-        }
+        try await SQLiteDatabase.migrate(steps.map { SQLiteMigration($0.name, $0.statements) }, table: "dialogue_migrations", on: connection, logger: logger)
     }
 }

@@ -6,6 +6,10 @@ import SocketIO
 import TestSupport
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @Suite("Health, readiness, HTTP publishing and metrics")
 struct OperationsTests {
     @Test func readinessFollowsTheHistoryStore() async throws {
@@ -116,9 +120,12 @@ struct OperationsTests {
     @Test func gracefulShutdownKeepsEveryAcknowledgedEvent() async throws {
         let executable = try #require(ServeProcess.executable, "the dialogue executable is not built: run ./scripts/test (swift build --build-tests)")
         try await withTemporaryDirectory { data in
-            let first = try ServeProcess(executable: executable, data: data, postgres: nil, extraArguments: ["--api-key", "shutdown-key-0123456789"])
-            defer { first.ensureStopped() }
-            let url = try await first.url()
+            let server = try ServeProcess(executable: executable, data: data, postgres: nil, extraArguments: ["--api-key", "shutdown-key-0123456789"])
+            defer { server.ensureStopped() }
+            let url = try await server.url()
+            // One acknowledged before the race, so the race is never empty-handed.
+            let first = try await httpRequest("POST", "\(url)/api/rooms/general/events/message", headers: ["X-API-Key": "shutdown-key-0123456789"], body: #"{"text": "n0", "senderId": "ops"}"#)
+            #expect(first.status == 200)
             let acknowledged = try await withThrowingTaskGroup(of: Int?.self) { group in
                 for n in 1...40 {
                     group.addTask {
@@ -128,10 +135,10 @@ struct OperationsTests {
                     }
                 }
                 try await Task.sleep(for: .milliseconds(20))
-                first.process.terminate()
-                return try await group.reduce(into: Set<Int>()) { if let n = $1 { $0.insert(n) } }
+                server.process.terminate()
+                return try await group.reduce(into: Set([0])) { if let n = $1 { $0.insert(n) } }
             }
-            try await first.stop()
+            try await server.stop()
             let second = try ServeProcess(executable: executable, data: data, postgres: nil)
             defer { second.ensureStopped() }
             let stored = try await TestClient.with(try await second.url(), auth: ["userId": "reader"]) { reader in
@@ -142,6 +149,28 @@ struct OperationsTests {
             #expect(!acknowledged.isEmpty)
             #expect(acknowledged.isSubset(of: stored), "acknowledged \(acknowledged.sorted()), stored \(stored.sorted())")
             try await second.stop()
+        }
+    }
+
+    /// A connection that never sends a request (browsers open them ahead of time) does not keep the
+    /// server from exiting on SIGTERM.
+    @Test func anIdleConnectionDoesNotHoldShutdownOpen() async throws {
+        let executable = try #require(ServeProcess.executable, "the dialogue executable is not built: run ./scripts/test (swift build --build-tests)")
+        try await withTemporaryDirectory { data in
+            let server = try ServeProcess(executable: executable, data: data, postgres: nil)
+            defer { server.ensureStopped() }
+            let port = try #require(URL(string: try await server.url())?.port)
+            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(descriptor) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            #expect(connected == 0)
+            try await server.stop()
         }
     }
 }
