@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "DialogueDBCore", targets: ["DialogueDBCore"]),
         .library(name: "DialogueDBSQLite", targets: ["DialogueDBSQLite"]),
         .library(name: "DialogueDBServer", targets: ["DialogueDBServer"]),
+        .library(name: "DialogueDB", targets: ["DialogueDB"]),
         .executable(name: "socketio-fixture", targets: ["SocketIOFixture"]),
         .executable(name: "dialogue", targets: ["DialogueCLI"]),
         .executable(name: "dialogue-examples", targets: ["DialogueExamples"]),
@@ -42,6 +43,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // Pure Engine.IO v4: packets, payload codec, session state machine. No HTTP framework.
@@ -155,6 +157,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The DialogueDB SDK: ConversationStore and Conversation, embedded on a file or remote over HTTP.
+        .target(
+            name: "DialogueDB",
+            dependencies: [
+                "DialogueDBCore", "DialogueDBSQLite", "SocketIO",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         // The Dialogue client SDK: rooms, typed events, reconnection with re-join.
         .target(
             name: "DialogueClient",
@@ -242,6 +256,15 @@ let package = Package(
             exclude: ["Browser"]
         ),
         .testTarget(name: "SocketIOTests", dependencies: ["SocketIO"]),
+        .testTarget(
+            name: "DialogueDBTests",
+            dependencies: [
+                "DialogueDB", "DialogueDBCore", "DialogueDBSQLite", "DialogueDBServer", "SocketIO", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(
             name: "ServerTests",
             dependencies: [
