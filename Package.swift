@@ -25,6 +25,7 @@ let package = Package(
         .executable(name: "dialogue", targets: ["DialogueCLI"]),
         .executable(name: "dialogue-examples", targets: ["DialogueExamples"]),
         .executable(name: "history-bench", targets: ["HistoryBench"]),
+        .executable(name: "dialoguedb", targets: ["DialogueDBCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -217,6 +218,16 @@ let package = Package(
             name: "DialogueCLI",
             dependencies: [
                 "Dialogue", "DialogueApp",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // `dialoguedb`: serve, keys, and the API from the command line.
+        .executableTarget(
+            name: "DialogueDBCLI",
+            dependencies: [
+                "DialogueDB", "DialogueDBCore", "DialogueDBServer", "DialogueDBSQLite", "SocketIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -24,11 +24,16 @@ public final class ConversationStore: Sendable {
         self.transport = transport
     }
 
-    /// A store in an SQLite file of this process (created with its schema if missing).
+    /// A store in an SQLite file of this process (created with its schema if missing). Call ``close()`` when done.
     public static func embedded(path: String, logger: Logger = Logger(label: "dialoguedb")) async throws -> ConversationStore {
         let storage = try await SQLiteConversationStorage(path: path, logger: logger)
         try await storage.migrate()
         return ConversationStore(transport: EmbeddedTransport(api: DialogueDBAPI(storage: storage)))
+    }
+
+    /// Closes an embedded store's database (call it before the store goes away); nothing for a remote one.
+    public func close() async {
+        await transport.close()
     }
 
     /// A DialogueDB server: this package's `dialoguedb serve`, or the hosted service.

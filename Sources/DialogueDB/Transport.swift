@@ -12,6 +12,8 @@ public protocol DialogueDBTransport: Sendable {
     /// Sends one API request; returns the 2xx body.
     /// - Throws: ``DialogueDBError`` (network failures are status 0, `NETWORK_ERROR`).
     func send(_ request: APIRequest) async throws(DialogueDBError) -> SocketValue
+    /// Releases what the transport holds (an embedded store's database file).
+    func close() async
 }
 
 /// The API in this process, on a storage the app owns.
@@ -27,6 +29,10 @@ public struct EmbeddedTransport: DialogueDBTransport {
 
     public func send(_ request: APIRequest) async throws(DialogueDBError) -> SocketValue {
         try await api.handle(request, context: RequestContext(projectId: projectId))
+    }
+
+    public func close() async {
+        await api.storage.close()
     }
 }
 
@@ -55,6 +61,9 @@ public final class RemoteTransport: DialogueDBTransport {
         self.retryMinDelay = retryMinDelay
         self.retryMaxDelay = retryMaxDelay
     }
+
+    /// The HTTP client is the caller's (by default the shared one); nothing to release.
+    public func close() async {}
 
     public func send(_ request: APIRequest) async throws(DialogueDBError) -> SocketValue {
         var delay = retryMinDelay
