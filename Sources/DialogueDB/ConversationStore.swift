@@ -104,6 +104,33 @@ public final class ConversationStore: Sendable {
         _ = try await transport.send(APIRequest("DELETE", "/memory/\(Self.path(id))", query: Self.namespaceQuery(namespace)))
     }
 
+    // MARK: Search
+
+    /// Dialogues whose label, tags, state or messages match, most relevant first, with the matching messages.
+    public func searchDialogues(_ query: String, _ options: SearchOptions = SearchOptions()) async throws(DialogueDBError) -> [SearchResult<DialogueRecord>] {
+        try await search(query, "dialogue", options, DialogueRecord.init(json:))
+    }
+
+    public func searchMessages(_ query: String, _ options: SearchOptions = SearchOptions()) async throws(DialogueDBError) -> [SearchResult<MessageRecord>] {
+        try await search(query, "message", options, MessageRecord.init(json:))
+    }
+
+    public func searchMemories(_ query: String, _ options: SearchOptions = SearchOptions()) async throws(DialogueDBError) -> [SearchResult<MemoryRecord>] {
+        try await search(query, "memory", options, MemoryRecord.init(json:))
+    }
+
+    private func search<Item>(_ query: String, _ object: String, _ options: SearchOptions, _ make: @escaping (SocketValue) -> Item?) async throws(DialogueDBError) -> [SearchResult<Item>] {
+        let answer = try await transport.send(APIRequest("POST", "/search", body: options.json(query: query, object: object)))
+        return (answer["results"]?.arrayValue ?? []).compactMap { result in
+            guard let itemJSON = result["item"], let item = make(itemJSON) else { return nil }
+            let matches = (result["matches"]?.arrayValue ?? []).compactMap { match -> SearchResult<MessageRecord>? in
+                guard let message = match["item"].flatMap(MessageRecord.init(json:)) else { return nil }
+                return SearchResult(item: message, relevance: match["relevance"]?.doubleValue ?? 0, matches: [])
+            }
+            return SearchResult(item: item, relevance: result["relevance"]?.doubleValue ?? 0, matches: matches)
+        }
+    }
+
     // MARK: Helpers
 
     func conversation(from json: SocketValue) throws(DialogueDBError) -> Conversation {

@@ -158,3 +158,48 @@ public struct ListOptions: Sendable, Equatable {
         return query
     }
 }
+
+/// Filters and order of a search (`SearchOptions`): see `Docs/DialogueDB.md` for the operators.
+public struct SearchOptions: Sendable, Equatable {
+    public var limit: Int?
+    public var namespace: String?
+    /// `["a", "b"]` (any of them), or `["$in": […], "$all": […], "$nin": […]]`.
+    public var tags: SocketValue?
+    /// `created`/`modified` (an ISO date, words such as "last 30 days", or `{gte, gt, lte, lt}`), `hasImage`.
+    public var filter: JSONObject
+    /// Per key: a value, a list (any of), or operators `$eq $ne $in $nin $gt $gte $lt $lte`.
+    public var metadata: JSONObject
+    /// `relevance` (the default), `created` or `modified`.
+    public var orderBy: String?
+    public var order: ListQuery.Order?
+
+    public init(limit: Int? = nil, namespace: String? = nil, tags: SocketValue? = nil, filter: JSONObject = [:], metadata: JSONObject = [:],
+                orderBy: String? = nil, order: ListQuery.Order? = nil) {
+        self.limit = limit
+        self.namespace = namespace
+        self.tags = tags
+        self.filter = filter
+        self.metadata = metadata
+        self.orderBy = orderBy
+        self.order = order
+    }
+
+    func json(query: String, object: String) -> SocketValue {
+        var fields: JSONObject = ["query": .string(query), "object": .string(object)]
+        if let limit { fields["limit"] = .int(Int64(limit)) }
+        if let namespace, !namespace.isEmpty { fields["namespace"] = .string(namespace) }
+        if let tags { fields["tags"] = tags }
+        if !filter.isEmpty { fields["filter"] = .object(filter) }
+        if !metadata.isEmpty { fields["metadata"] = .object(metadata) }
+        if let orderBy { fields["orderBy"] = .string(orderBy) }
+        if let order { fields["order"] = .string(order.rawValue) }
+        return .object(fields)
+    }
+}
+
+/// One search result: the record, its relevance (0–1), and for a dialogue the messages that matched.
+public struct SearchResult<Item: Sendable>: Sendable {
+    public let item: Item
+    public let relevance: Double
+    public let matches: [SearchResult<MessageRecord>]
+}

@@ -90,6 +90,9 @@ public protocol ConversationStorage: Sendable {
     func updateMemoryTags(id: String, scope: Scope, tags: [String], modified: String) async throws -> MemoryRecord?
     func deleteMemory(id: String, scope: Scope) async throws -> Bool
 
+    /// Full-text search with the query's filters, ordered and cut to its limit.
+    func search(_ query: SearchQuery, scope: Scope) async throws -> [SearchHit]
+
     func close() async
 }
 

@@ -208,4 +208,14 @@ extension DialogueDBAPI {
         guard try await storage.deleteMemory(id: memoryId, scope: try query.scope(context)) else { throw DialogueDBError.notFound("memory", memoryId) }
         return ["id": .string(memoryId), "deleted": true]
     }
+
+    // MARK: Search
+
+    func search(_ body: SocketValue?, context: RequestContext) async throws -> SocketValue {
+        let input = try InputValidation.object(body)
+        let query = try SearchQuery(json: input)
+        let scope = try Query(values: [:]).scope(context, namespace: try InputValidation.string(input["namespace"], "namespace", maxLength: 128))
+        let hits = try await storage.search(query, scope: scope)
+        return ["results": .array(hits.map(\.json)), "request": query.echo]
+    }
 }

@@ -77,9 +77,9 @@ public struct DialogueDBAPI: Sendable {
             case ("GET", "memory", 2): return try await getMemory(segments[1], query: query, context: context)
             case ("PUT", "memory", 2): return try await updateMemory(segments[1], body: request.body, query: query, context: context)
             case ("DELETE", "memory", 2): return try await deleteMemory(segments[1], query: query, context: context)
-            case ("POST", "search", 1), ("POST", "summary", 1):
-                throw DialogueDBError(statusCode: 501, code: "NOT_IMPLEMENTED", type: "server_error",
-                                      message: "\(segments[0]) is not available on this server yet")
+            case ("POST", "search", 1): return try await search(request.body, context: context)
+            case ("POST", "summary", 1):
+                throw DialogueDBError(statusCode: 501, code: "NOT_IMPLEMENTED", type: "server_error", message: "summary is not available on this server yet")
             default:
                 throw DialogueDBError.routeNotFound(request.method, request.path)
             }

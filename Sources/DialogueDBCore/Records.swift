@@ -124,6 +124,9 @@ public struct MessageRecord: Sendable, Equatable {
         self.modified = modified
     }
 
+    /// Whether the content carries an image part (`image` or `image_url`).
+    public var hasImage: Bool { InputValidation.hasImage(content) }
+
     public var json: SocketValue {
         var fields: JSONObject = ["id": .string(id), "dialogueId": .string(dialogueId)]
         if let namespace { fields["namespace"] = .string(namespace) }

@@ -48,7 +48,7 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
                 total_messages INTEGER NOT NULL, thread_count INTEGER NOT NULL, last_message_created TEXT,
                 created TEXT NOT NULL, modified TEXT NOT NULL, ended_at TEXT, archived_at TEXT,
                 PRIMARY KEY (project_id, namespace, id)
-            ) WITHOUT ROWID
+            )
             """,
             "CREATE INDEX db_dialogues_by_created ON db_dialogues (project_id, namespace, created, id)",
             "CREATE INDEX db_dialogues_by_parent ON db_dialogues (project_id, namespace, thread_of, created, id)",
@@ -56,7 +56,7 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
             CREATE TABLE db_messages (
                 project_id TEXT NOT NULL, namespace TEXT NOT NULL, dialogue_id TEXT NOT NULL, id TEXT NOT NULL, role TEXT NOT NULL,
                 content TEXT NOT NULL, name TEXT, metadata TEXT NOT NULL, tags TEXT NOT NULL, content_length INTEGER NOT NULL,
-                created TEXT NOT NULL, modified TEXT NOT NULL,
+                created TEXT NOT NULL, modified TEXT NOT NULL, has_image INTEGER NOT NULL,
                 PRIMARY KEY (project_id, namespace, dialogue_id, id)
             )
             """,
@@ -66,7 +66,7 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
                 project_id TEXT NOT NULL, namespace TEXT NOT NULL, id TEXT NOT NULL, label TEXT, description TEXT, value TEXT NOT NULL,
                 tags TEXT NOT NULL, metadata TEXT NOT NULL, created TEXT NOT NULL, modified TEXT NOT NULL,
                 PRIMARY KEY (project_id, namespace, id)
-            ) WITHOUT ROWID
+            )
             """,
             "CREATE INDEX db_memories_by_created ON db_memories (project_id, namespace, created, id)",
             """
@@ -74,6 +74,10 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
                 id TEXT PRIMARY KEY, project_id TEXT NOT NULL, name TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, created TEXT NOT NULL, revoked_at TEXT
             )
             """,
+            // Full-text indexes: one row per record, the same rowid (porter stemming, unicode words).
+            "CREATE VIRTUAL TABLE db_dialogues_fts USING fts5(body, tokenize = 'porter unicode61')",
+            "CREATE VIRTUAL TABLE db_messages_fts USING fts5(body, tokenize = 'porter unicode61')",
+            "CREATE VIRTUAL TABLE db_memories_fts USING fts5(body, tokenize = 'porter unicode61')",
         ]),
     ]
 
@@ -96,8 +100,8 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
                 )
                 guard !rows.isEmpty else { throw DialogueDBError.dialogueNotFound(parent, namespace: scope.namespace) }
             }
-            _ = try await writer.query(
-                "INSERT INTO db_dialogues (project_id, namespace, \(Self.dialogueColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            let inserted = try await writer.query(
+                "INSERT INTO db_dialogues (project_id, namespace, \(Self.dialogueColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING rowid",
                 key + [
                     .text(dialogue.id), .text(dialogue.requestId), Self.optional(dialogue.threadOf), Self.optional(dialogue.label), .text(dialogue.status.rawValue),
                     .text(SocketValue.object(dialogue.state).jsonText), .text(SocketValue.object(dialogue.metadata).jsonText), Self.tags(dialogue.tags),
@@ -105,6 +109,7 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
                     .text(dialogue.modified), Self.optional(dialogue.endedAt), Self.optional(dialogue.archivedAt),
                 ]
             )
+            try await index("db_dialogues_fts", rowid: inserted.first, text: SearchText.of(dialogue: dialogue))
             try await insert(messages, scope: scope)
         }
     }
@@ -148,10 +153,13 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
             binds.append(label.isEmpty ? .null : .text(label))
         }
         return try await turns.transaction(on: writer) {
-            _ = try await writer.query(
-                "UPDATE db_dialogues SET \(assignments.joined(separator: ", ")) WHERE project_id = ? AND namespace = ? AND id = ?", binds + Self.key(scope) + [.text(id)]
+            let updated = try await writer.query(
+                "UPDATE db_dialogues SET \(assignments.joined(separator: ", ")) WHERE project_id = ? AND namespace = ? AND id = ? RETURNING rowid",
+                binds + Self.key(scope) + [.text(id)]
             )
-            return try await Self.dialogue(on: writer, id: id, scope: scope)
+            guard let dialogue = try await Self.dialogue(on: writer, id: id, scope: scope) else { return nil }
+            try await reindex("db_dialogues_fts", rowid: updated.first, text: SearchText.of(dialogue: dialogue))
+            return dialogue
         }
     }
 
@@ -168,9 +176,10 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
     public func deleteDialogue(id: String, scope: Scope) async throws -> Bool {
         try await turns.transaction(on: writer) {
             let rows = try await writer.query(
-                "DELETE FROM db_dialogues WHERE project_id = ? AND namespace = ? AND id = ? RETURNING thread_of", Self.key(scope) + [.text(id)]
+                "DELETE FROM db_dialogues WHERE project_id = ? AND namespace = ? AND id = ? RETURNING thread_of, rowid", Self.key(scope) + [.text(id)]
             )
             guard let row = rows.first else { return false }
+            try await unindex("db_dialogues_fts", rowid: row)
             if let parent = row.column("thread_of")?.string {
                 _ = try await writer.query(
                     "UPDATE db_dialogues SET thread_count = MAX(thread_count - 1, 0) WHERE project_id = ? AND namespace = ? AND id = ?", Self.key(scope) + [.text(parent)]
@@ -213,15 +222,17 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
                 binds += Self.key(scope) + [
                     .text(message.dialogueId), .text(message.id), .text(message.role), .text(message.content.jsonText), Self.optional(message.name),
                     .text(SocketValue.object(message.metadata).jsonText), Self.tags(message.tags), .integer(message.contentLength), .text(message.created),
-                    .text(message.modified),
+                    .text(message.modified), .integer(message.hasImage ? 1 : 0),
                 ]
             }
             do {
-                _ = try await writer.query(
-                    "INSERT INTO db_messages (project_id, namespace, \(Self.messageColumns)) VALUES "
-                        + Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", "),
+                let inserted = try await writer.query(
+                    "INSERT INTO db_messages (project_id, namespace, \(Self.messageColumns), has_image) VALUES "
+                        + Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", ") + " RETURNING rowid, id",
                     binds
                 )
+                let texts = Dictionary(chunk.map { ($0.id, SearchText.of(content: $0.content)) }) { first, _ in first }
+                for row in inserted { try await index("db_messages_fts", rowid: row, text: texts[Self.text(row, "id") ?? ""] ?? "") }
             } catch let error as SQLiteError where [.constraint, .constraintPrimaryKeyFailed, .constraintUniqueFailed].contains(error.reason) {
                 let existing = try await writer.query(
                     "SELECT id FROM db_messages WHERE project_id = ? AND namespace = ? AND dialogue_id = ? AND id IN (\(Array(repeating: "?", count: chunk.count).joined(separator: ",")))",
@@ -264,10 +275,11 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
     public func deleteMessage(id: String, dialogueId: String, scope: Scope) async throws -> Bool {
         try await turns.transaction(on: writer) {
             let rows = try await writer.query(
-                "DELETE FROM db_messages WHERE project_id = ? AND namespace = ? AND dialogue_id = ? AND id = ? RETURNING id",
+                "DELETE FROM db_messages WHERE project_id = ? AND namespace = ? AND dialogue_id = ? AND id = ? RETURNING rowid",
                 Self.key(scope) + [.text(dialogueId), .text(id)]
             )
-            guard !rows.isEmpty else { return false }
+            guard let row = rows.first else { return false }
+            try await unindex("db_messages_fts", rowid: row)
             _ = try await writer.query(
                 "UPDATE db_dialogues SET total_messages = MAX(total_messages - 1, 0) WHERE project_id = ? AND namespace = ? AND id = ?",
                 Self.key(scope) + [.text(dialogueId)]
@@ -285,13 +297,14 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
             if try await !writer.query("SELECT 1 FROM db_memories WHERE project_id = ? AND namespace = ? AND id = ?", Self.key(scope) + [.text(memory.id)]).isEmpty {
                 throw DialogueDBError.duplicateID("memory", memory.id)
             }
-            _ = try await writer.query(
-                "INSERT INTO db_memories (project_id, namespace, \(Self.memoryColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            let inserted = try await writer.query(
+                "INSERT INTO db_memories (project_id, namespace, \(Self.memoryColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING rowid",
                 Self.key(scope) + [
                     .text(memory.id), Self.optional(memory.label), Self.optional(memory.description), .text(memory.value.jsonText), Self.tags(memory.tags),
                     .text(SocketValue.object(memory.metadata).jsonText), .text(memory.created), .text(memory.modified),
                 ]
             )
+            try await index("db_memories_fts", rowid: inserted.first, text: SearchText.of(memory: memory))
         }
     }
 
@@ -312,16 +325,22 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
 
     public func updateMemoryTags(id: String, scope: Scope, tags: [String], modified: String) async throws -> MemoryRecord? {
         try await turns.transaction(on: writer) {
-            _ = try await writer.query(
-                "UPDATE db_memories SET tags = ?, modified = ? WHERE project_id = ? AND namespace = ? AND id = ?", [Self.tags(tags), .text(modified)] + Self.key(scope) + [.text(id)]
+            let updated = try await writer.query(
+                "UPDATE db_memories SET tags = ?, modified = ? WHERE project_id = ? AND namespace = ? AND id = ? RETURNING rowid",
+                [Self.tags(tags), .text(modified)] + Self.key(scope) + [.text(id)]
             )
-            return try await Self.memory(on: writer, id: id, scope: scope)
+            guard let memory = try await Self.memory(on: writer, id: id, scope: scope) else { return nil }
+            try await reindex("db_memories_fts", rowid: updated.first, text: SearchText.of(memory: memory))
+            return memory
         }
     }
 
     public func deleteMemory(id: String, scope: Scope) async throws -> Bool {
         try await turns.transaction(on: writer) {
-            try await !writer.query("DELETE FROM db_memories WHERE project_id = ? AND namespace = ? AND id = ? RETURNING id", Self.key(scope) + [.text(id)]).isEmpty
+            let rows = try await writer.query("DELETE FROM db_memories WHERE project_id = ? AND namespace = ? AND id = ? RETURNING rowid", Self.key(scope) + [.text(id)])
+            guard let row = rows.first else { return false }
+            try await unindex("db_memories_fts", rowid: row)
+            return true
         }
     }
 

@@ -1,0 +1,187 @@
+import DialogueDBCore
+import SQLiteNIO
+import SocketIO
+
+/// Full-text search on FTS5: BM25 ranking (as a 0–1 relevance), the API's filters in SQL.
+extension SQLiteConversationStorage {
+    // MARK: Index upkeep (inside the writer's transactions)
+
+    func index(_ table: String, rowid row: SQLiteRow?, text: String) async throws {
+        guard let rowid = row?.column("rowid")?.integer else { return }
+        _ = try await writer.query("INSERT INTO \(table) (rowid, body) VALUES (?, ?)", [.integer(rowid), .text(text)])
+    }
+
+    func reindex(_ table: String, rowid row: SQLiteRow?, text: String) async throws {
+        try await unindex(table, rowid: row)
+        try await index(table, rowid: row, text: text)
+    }
+
+    func unindex(_ table: String, rowid row: SQLiteRow?) async throws {
+        guard let rowid = row?.column("rowid")?.integer else { return }
+        _ = try await writer.query("DELETE FROM \(table) WHERE rowid = ?", [.integer(rowid)])
+    }
+
+    // MARK: Searching
+
+    /// Candidates read before filters and grouping cut them down.
+    static let candidates = 500
+
+    public func search(_ query: SearchQuery, scope: Scope) async throws -> [SearchHit] {
+        switch query.object {
+        case .message:
+            return try await searchMessages(query, scope: scope, limit: query.limit).map { SearchHit(item: .message($0.message), relevance: $0.relevance) }
+        case .memory:
+            let (conditions, binds) = Self.filters(query, alias: "r")
+            let rows = try await ranked(table: "db_memories", fts: "db_memories_fts", columns: Self.memoryColumns, query: query, scope: scope,
+                                        conditions: conditions, binds: binds, limit: query.limit)
+            return rows.map { SearchHit(item: .memory(Self.memoryRecord($0.row, scope: scope)), relevance: $0.relevance) }
+        case .dialogue:
+            return try await searchDialogues(query, scope: scope)
+        }
+    }
+
+    private func searchMessages(_ query: SearchQuery, scope: Scope, limit: Int) async throws -> [(message: MessageRecord, relevance: Double)] {
+        var (conditions, binds) = Self.filters(query, alias: "r")
+        if let hasImage = query.hasImage {
+            conditions.append("r.has_image = ?")
+            binds.append(.integer(hasImage ? 1 : 0))
+        }
+        let rows = try await ranked(table: "db_messages", fts: "db_messages_fts", columns: Self.messageColumns, query: query, scope: scope,
+                                    conditions: conditions, binds: binds, limit: limit)
+        return rows.map { (Self.messageRecord($0.row, scope: scope), $0.relevance) }
+    }
+
+    /// Dialogues whose label, tags, state or metadata match, or whose messages do (those are the `matches`);
+    /// a dialogue's relevance is the best of either.
+    private func searchDialogues(_ query: SearchQuery, scope: Scope) async throws -> [SearchHit] {
+        var messageQuery = query
+        messageQuery.orderBy = .relevance
+        messageQuery.order = .desc
+        (messageQuery.tagsIn, messageQuery.tagsAll, messageQuery.tagsNotIn, messageQuery.metadata) = ([], [], [], [])
+        (messageQuery.created, messageQuery.modified, messageQuery.hasImage) = (nil, nil, nil)
+        var evidence: [String: [(message: MessageRecord, relevance: Double)]] = [:]
+        for hit in try await searchMessages(messageQuery, scope: scope, limit: Self.candidates) { evidence[hit.message.dialogueId, default: []].append(hit) }
+        var (conditions, binds) = Self.filters(query, alias: "r")
+        if let hasImage = query.hasImage {
+            conditions.append("\(hasImage ? "" : "NOT ")EXISTS (SELECT 1 FROM db_messages m WHERE m.project_id = r.project_id AND m.namespace = r.namespace AND m.dialogue_id = r.id AND m.has_image = 1)")
+        }
+        var scores: [String: Double] = evidence.mapValues { $0.map(\.relevance).max() ?? 0 }
+        var records: [String: DialogueRecord] = [:]
+        let direct = try await ranked(table: "db_dialogues", fts: "db_dialogues_fts", columns: Self.dialogueColumns, query: query, scope: scope,
+                                      conditions: conditions, binds: binds, limit: Self.candidates)
+        for hit in direct {
+            let record = Self.dialogueRecord(hit.row, scope: scope)
+            records[record.id] = record
+            scores[record.id] = max(scores[record.id] ?? 0, hit.relevance)
+        }
+        // Dialogues found only through their messages still have to pass the dialogue filters.
+        let missing = scores.keys.filter { records[$0] == nil }
+        for start in stride(from: 0, to: missing.count, by: 500) {
+            let ids = Array(missing[start..<min(start + 500, missing.count)])
+            let rows = try await reader.query(
+                "SELECT \(Self.dialogueColumns) FROM db_dialogues r WHERE r.project_id = ? AND r.namespace = ? AND r.id IN (\(Array(repeating: "?", count: ids.count).joined(separator: ",")))"
+                    + conditions.map { " AND \($0)" }.joined(),
+                Self.key(scope) + ids.map { .text($0) } + binds
+            )
+            for row in rows { records[Self.text(row, "id") ?? ""] = Self.dialogueRecord(row, scope: scope) }
+        }
+        var hits = records.values.map { record in
+            SearchHit(item: .dialogue(record), relevance: scores[record.id] ?? 0, matches: Array((evidence[record.id] ?? []).prefix(3)))
+        }
+        hits.sort { lhs, rhs in
+            guard case .dialogue(let a) = lhs.item, case .dialogue(let b) = rhs.item else { return false }
+            let ascending = query.order == .asc
+            switch query.orderBy {
+            case .relevance: return lhs.relevance == rhs.relevance ? a.id < b.id : (lhs.relevance < rhs.relevance) == ascending
+            case .created: return a.created == b.created ? a.id < b.id : (a.created < b.created) == ascending
+            case .modified: return a.modified == b.modified ? a.id < b.id : (a.modified < b.modified) == ascending
+            }
+        }
+        return Array(hits.prefix(query.limit))
+    }
+
+    /// Rows of `table` matching the query's words through `fts`, with their relevance, filtered and ordered.
+    private func ranked(
+        table: String, fts: String, columns: String, query: SearchQuery, scope: Scope, conditions: [String], binds: [SQLiteData], limit: Int
+    ) async throws -> [(row: SQLiteRow, relevance: Double)] {
+        let match = query.terms.map { "\"\($0)\"" }.joined(separator: " OR ")
+        let order: String = switch query.orderBy {
+        case .relevance: "score \(query.order == .asc ? "ASC" : "DESC")"
+        case .created: "r.created \(query.order == .asc ? "ASC" : "DESC")"
+        case .modified: "r.modified \(query.order == .asc ? "ASC" : "DESC")"
+        }
+        let prefixed = columns.split(separator: ",").map { "r.\($0.trimmingCharacters(in: .whitespaces))" }.joined(separator: ", ")
+        let rows = try await reader.query(
+            """
+            SELECT \(prefixed), -bm25(\(fts)) AS score FROM \(fts) JOIN \(table) r ON r.rowid = \(fts).rowid
+            WHERE \(fts) MATCH ? AND r.project_id = ? AND r.namespace = ?\(conditions.map { " AND \($0)" }.joined())
+            ORDER BY \(order), r.id LIMIT ?
+            """,
+            [.text(match)] + Self.key(scope) + binds + [.integer(limit)]
+        )
+        return rows.map { ($0, SearchHit.relevance(fromScore: $0.column("score")?.double ?? 0)) }
+    }
+
+    /// The API's filters on tags, metadata and dates as SQL on the table aliased `alias`.
+    static func filters(_ query: SearchQuery, alias a: String) -> (conditions: [String], binds: [SQLiteData]) {
+        var conditions: [String] = [], binds: [SQLiteData] = []
+        func placeholders(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ",") }
+        if !query.tagsIn.isEmpty {
+            conditions.append("EXISTS (SELECT 1 FROM json_each(\(a).tags) WHERE value IN (\(placeholders(query.tagsIn.count))))")
+            binds += query.tagsIn.map { .text($0) }
+        }
+        for tag in query.tagsAll {
+            conditions.append("EXISTS (SELECT 1 FROM json_each(\(a).tags) WHERE value = ?)")
+            binds.append(.text(tag))
+        }
+        if !query.tagsNotIn.isEmpty {
+            conditions.append("NOT EXISTS (SELECT 1 FROM json_each(\(a).tags) WHERE value IN (\(placeholders(query.tagsNotIn.count))))")
+            binds += query.tagsNotIn.map { .text($0) }
+        }
+        for (key, condition) in query.metadata {
+            // json_each over a path yields the value itself, or each element of a list value.
+            let path = SQLiteData.text("$.\"\(key.replacingOccurrences(of: "\"", with: "\\\""))\"")
+            let values = "SELECT value FROM json_each(\(a).metadata, ?)"
+            switch condition {
+            case .equals(let value):
+                conditions.append("EXISTS (\(values) WHERE value = ?)")
+                binds += [path, sql(value)]
+            case .notEquals(let value):
+                conditions.append("NOT EXISTS (\(values) WHERE value = ?)")
+                binds += [path, sql(value)]
+            case .isIn(let list):
+                conditions.append("EXISTS (\(values) WHERE value IN (\(placeholders(list.count))))")
+                binds += [path] + list.map(sql)
+            case .notIn(let list):
+                conditions.append("NOT EXISTS (\(values) WHERE value IN (\(placeholders(list.count))))")
+                binds += [path] + list.map(sql)
+            case .greaterThan(let value, let orEqual):
+                conditions.append("EXISTS (\(values) WHERE value \(orEqual ? ">=" : ">") ?)")
+                binds += [path, sql(value)]
+            case .lessThan(let value, let orEqual):
+                conditions.append("EXISTS (\(values) WHERE value \(orEqual ? "<=" : "<") ?)")
+                binds += [path, sql(value)]
+            }
+        }
+        for (column, range) in [("created", query.created), ("modified", query.modified)] {
+            guard let range else { continue }
+            for (operation, bound) in [(">=", range.gte), (">", range.gt), ("<=", range.lte), ("<", range.lt)] {
+                guard let bound else { continue }
+                conditions.append("\(a).\(column) \(operation) ?")
+                binds.append(.text(bound))
+            }
+        }
+        return (conditions, binds)
+    }
+
+    /// A JSON scalar as SQLite compares it with `json_each` values (booleans are 1 and 0).
+    static func sql(_ value: SocketValue) -> SQLiteData {
+        switch value {
+        case .bool(let flag): .integer(flag ? 1 : 0)
+        case .int(let number): .integer(Int(number))
+        case .double(let number): .float(number)
+        case .string(let text): .text(text)
+        default: .null
+        }
+    }
+}
