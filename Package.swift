@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "DialogueApp", targets: ["DialogueApp"]),
         .library(name: "DialogueDBCore", targets: ["DialogueDBCore"]),
         .library(name: "DialogueDBSQLite", targets: ["DialogueDBSQLite"]),
+        .library(name: "DialogueDBPostgres", targets: ["DialogueDBPostgres"]),
         .library(name: "DialogueDBServer", targets: ["DialogueDBServer"]),
         .library(name: "DialogueDB", targets: ["DialogueDB"]),
         .executable(name: "socketio-fixture", targets: ["SocketIOFixture"]),
@@ -108,11 +109,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // What every PostgreSQL store shares: URLs, schema names, migrations under an advisory lock, the pool.
+        .target(
+            name: "PostgresSupport",
+            dependencies: [
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The history store in PostgreSQL (postgres-nio, group commit), for more than one machine.
         .target(
             name: "DialoguePostgres",
             dependencies: [
-                "DialogueStorage", "DialogueEvents", "SocketIO",
+                "DialogueStorage", "DialogueEvents", "SocketIO", "PostgresSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -144,6 +153,15 @@ let package = Package(
             dependencies: [
                 "DialogueDBCore", "SQLiteSupport", "SocketIO",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // DialogueDB in PostgreSQL (jsonb, tsvector search).
+        .target(
+            name: "DialogueDBPostgres",
+            dependencies: [
+                "DialogueDBCore", "PostgresSupport", "SocketIO",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -270,7 +288,7 @@ let package = Package(
         .testTarget(
             name: "DialogueDBTests",
             dependencies: [
-                "DialogueDB", "DialogueDBCore", "DialogueDBSQLite", "DialogueDBServer", "SocketIO", "TestSupport",
+                "DialogueDB", "DialogueDBCore", "DialogueDBSQLite", "DialogueDBPostgres", "DialogueDBServer", "SocketIO", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -2,6 +2,7 @@ import DialogueEvents
 import DialogueStorage
 import Logging
 import PostgresNIO
+import PostgresSupport
 import SocketIO
 
 /// A ``HistoryStore`` in PostgreSQL (postgres-nio), for servers that outgrow one machine.
@@ -22,9 +23,7 @@ public final class PostgresHistoryStore: HistoryStore {
 
     /// A store on `configuration`, its tables in `schema` (a plain identifier). Defaults to `dialogue`.
     public init(configuration: PostgresClient.Configuration, schema: String = "dialogue", logger: Logger) throws {
-        guard let first = schema.unicodeScalars.first, first == "_" || ("a"..."z").contains(first),
-            schema.unicodeScalars.allSatisfy({ $0 == "_" || ("a"..."z").contains($0) || ("0"..."9").contains($0) }), schema.count <= 63
-        else { throw PostgresStoreError("schema must be a lowercase identifier: \(schema)") }
+        try PostgresDatabase.validate(schema: schema)
         self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.schema = schema
         self.logger = logger
@@ -32,12 +31,7 @@ public final class PostgresHistoryStore: HistoryStore {
 
     /// A store on `postgres://user[:password]@host[:port]/database` (TLS off: loopback or a trusted network).
     public convenience init(url: String, schema: String = "dialogue", logger: Logger) throws {
-        guard let components = URLParts(url) else { throw PostgresStoreError("not a postgres:// URL") }
-        let configuration = PostgresClient.Configuration(
-            host: components.host, port: components.port, username: components.user, password: components.password,
-            database: components.database, tls: .disable
-        )
-        try self.init(configuration: configuration, schema: schema, logger: logger)
+        try self.init(configuration: PostgresDatabase.configuration(url: url), schema: schema, logger: logger)
     }
 
     /// Runs the connection pool until cancelled.
@@ -46,9 +40,7 @@ public final class PostgresHistoryStore: HistoryStore {
     /// starts shutting down): the server still writes the history it flushes while stopping, and cancels
     /// this task once the store is closed.
     public func run() async throws {
-        let client = client
-        let pool = Task.detached { await client.run() }
-        await withTaskCancellationHandler { await pool.value } onCancel: { pool.cancel() }
+        await PostgresDatabase.runPool(client)
     }
 
     public func open() async throws -> [String: RoomLog] {
@@ -213,30 +205,5 @@ public final class PostgresHistoryStore: HistoryStore {
         var binds = PostgresBindings()
         for value in values { binds.append(value) }
         return binds
-    }
-}
-
-/// A configuration or URL the PostgreSQL store cannot use.
-public struct PostgresStoreError: Error, CustomStringConvertible {
-    public let description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// The parts of `postgres://user[:password]@host[:port]/database`.
-struct URLParts {
-    let user: String, password: String?, host: String, port: Int, database: String?
-
-    init?(_ url: String) {
-        guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://"), let rest = url.split(separator: "://", maxSplits: 1).last else { return nil }
-        let (credentials, location) = rest.contains("@") ? (String(rest.split(separator: "@", maxSplits: 1)[0]), String(rest.split(separator: "@", maxSplits: 1)[1])) : ("", String(rest))
-        let userParts = credentials.split(separator: ":", maxSplits: 1).map(String.init)
-        let hostAndDatabase = location.split(separator: "/", maxSplits: 1).map(String.init)
-        let hostParts = (hostAndDatabase.first ?? "").split(separator: ":", maxSplits: 1).map(String.init)
-        guard let host = hostParts.first, !host.isEmpty else { return nil }
-        self.user = userParts.first.flatMap { $0.isEmpty ? nil : $0 } ?? "postgres"
-        self.password = userParts.count > 1 ? userParts[1] : nil
-        self.host = host
-        self.port = hostParts.count > 1 ? Int(hostParts[1]) ?? 5432 : 5432
-        self.database = hostAndDatabase.count > 1 ? hostAndDatabase[1] : nil
     }
 }

@@ -1,5 +1,6 @@
 import Logging
 import PostgresNIO
+import PostgresSupport
 
 /// The schema, as named steps that run once each, in order, and are never edited once released.
 enum PostgresMigrations {
@@ -27,26 +28,10 @@ enum PostgresMigrations {
         ]
     }
 
-    /// Applies the steps not applied yet, each in its own transaction; an advisory lock keeps two servers
-    /// starting at once from racing.
+    /// Applies the steps not applied yet (see ``PostgresDatabase/migrate(_:table:lock:schema:on:logger:)``).
     static func run(on client: PostgresClient, schema: String, logger: Logger) async throws {
-        try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(7315150001)", logger: logger)
-            try await connection.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(schema)"), logger: logger)
-            try await connection.query(PostgresQuery(
-                unsafeSQL: "CREATE TABLE IF NOT EXISTS \(schema).dialogue_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-            ), logger: logger)
-            var applied = Set<String>()
-            for try await name in try await connection.query(PostgresQuery(unsafeSQL: "SELECT name FROM \(schema).dialogue_migrations"), logger: logger).decode(String.self) {
-                applied.insert(name)
-            }
-            for step in steps(schema) where !applied.contains(step.name) {
-                for statement in step.statements { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
-                var binds = PostgresBindings()
-                binds.append(step.name)
-                try await connection.query(PostgresQuery(unsafeSQL: "INSERT INTO \(schema).dialogue_migrations (name) VALUES ($1)", binds: binds), logger: logger)
-                logger.info("history store migrated", metadata: ["dialogue.migration": .string(step.name)])
-            }
-        }
+        try await PostgresDatabase.migrate(
+            steps(schema).map { PostgresMigration($0.name, $0.statements) }, table: "dialogue_migrations", lock: 7_315_150_001, schema: schema, on: client, logger: logger
+        )
     }
 }

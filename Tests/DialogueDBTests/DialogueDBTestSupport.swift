@@ -1,6 +1,7 @@
 import DialogueDB
 import DialogueDBCore
 import DialogueDBServer
+import DialogueDBPostgres
 import DialogueDBSQLite
 import Foundation
 import Logging
@@ -14,32 +15,63 @@ let testLogger: Logger = {
     return logger
 }()
 
-/// How a test reaches DialogueDB: the same SDK calls, embedded on a file or through the REST server.
-enum Backend: String, CaseIterable, CustomTestStringConvertible {
-    case embedded, rest
-    var testDescription: String { rawValue }
+/// Where a test's data lives.
+enum StorageKind: String, CaseIterable, Sendable {
+    case sqlite, postgres
+
+    /// `$DIALOGUE_POSTGRES_URL` (`./scripts/test` starts a throwaway PostgreSQL and sets it).
+    static var postgresURL: String? { ProcessInfo.processInfo.environment["DIALOGUE_POSTGRES_URL"] }
 }
 
-/// A temporary SQLite storage, migrated, closed after `body`.
-func withStorage<Result>(_ body: (SQLiteConversationStorage) async throws -> Result) async throws -> Result {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("dialoguedb-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let storage = try await SQLiteConversationStorage(path: folder.appendingPathComponent("db.sqlite").path, logger: testLogger)
-    try await storage.migrate()
-    do {
-        let result = try await body(storage)
-        await storage.close()
-        return result
-    } catch {
-        await storage.close()
-        throw error
+typealias TestStorage = any ConversationStorage & APIKeyStorage
+
+/// How a test reaches DialogueDB: the same SDK calls, embedded or through the REST server, on each storage.
+enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case embeddedSQLite, restSQLite, embeddedPostgres, restPostgres
+    var testDescription: String { rawValue }
+    var storage: StorageKind { self == .embeddedSQLite || self == .restSQLite ? .sqlite : .postgres }
+    var isREST: Bool { self == .restSQLite || self == .restPostgres }
+}
+
+/// A fresh, migrated storage of `kind` (a temporary SQLite file, or a schema of its own in PostgreSQL),
+/// removed after `body`.
+func withStorage<Result>(_ kind: StorageKind = .sqlite, _ body: (TestStorage) async throws -> Result) async throws -> Result {
+    switch kind {
+    case .sqlite:
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("dialoguedb-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let storage = try await SQLiteConversationStorage(path: folder.appendingPathComponent("db.sqlite").path, logger: testLogger)
+        do {
+            try await storage.migrate()
+            let result = try await body(storage)
+            await storage.close()
+            return result
+        } catch {
+            await storage.close()
+            throw error
+        }
+    case .postgres:
+        let url = try #require(StorageKind.postgresURL, "DIALOGUE_POSTGRES_URL is not set: run ./scripts/test (it starts a throwaway PostgreSQL)")
+        let schema = "ddb_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
+        let storage = try PostgresConversationStorage(url: url, schema: String(schema), logger: testLogger)
+        let pool = Task { await storage.run() }
+        defer { pool.cancel() }
+        let result: Swift.Result<Result, any Error>
+        do {
+            try await storage.migrate()
+            result = .success(try await body(storage))
+        } catch {
+            result = .failure(error)
+        }
+        try? await storage.dropSchema()
+        return try result.get()
     }
 }
 
 /// The REST server on a free port over `storage`, with a key of project `project`, while `body` runs.
 func withServer<Result: Sendable>(
-    _ storage: SQLiteConversationStorage, project: String = "test-project", configuration: DialogueDBServerConfiguration = .init(port: 0),
+    _ storage: TestStorage, project: String = "test-project", configuration: DialogueDBServerConfiguration = .init(port: 0),
     _ body: @Sendable (_ url: String, _ key: String) async throws -> Result
 ) async throws -> Result {
     let (key, _) = try await APIKeys.create(projectId: project, name: "tests", in: storage)
@@ -64,14 +96,10 @@ func withServer<Result: Sendable>(
 
 /// A store of the given backend on a fresh database.
 func withStore<Result: Sendable>(_ backend: Backend, _ body: @Sendable (ConversationStore) async throws -> Result) async throws -> Result {
-    try await withStorage { storage in
-        switch backend {
-        case .embedded:
-            return try await body(ConversationStore(transport: EmbeddedTransport(api: DialogueDBAPI(storage: storage))))
-        case .rest:
-            return try await withServer(storage) { url, key in
-                try await body(ConversationStore(transport: RemoteTransport(endpoint: url, apiKey: key, retries: 0)))
-            }
+    try await withStorage(backend.storage) { storage in
+        guard backend.isREST else { return try await body(ConversationStore(transport: EmbeddedTransport(api: DialogueDBAPI(storage: storage)))) }
+        return try await withServer(storage) { url, key in
+            try await body(ConversationStore(transport: RemoteTransport(endpoint: url, apiKey: key, retries: 0)))
         }
     }
 }

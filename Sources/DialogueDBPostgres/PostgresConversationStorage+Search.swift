@@ -1,0 +1,137 @@
+import DialogueDBCore
+import PostgresNIO
+import SocketIO
+
+/// Full-text search on `tsvector` (English stemming), ranked with `ts_rank` normalised to 0–1, the API's
+/// filters as `jsonb` operators.
+extension PostgresConversationStorage {
+    static let candidates = 500
+
+    public func search(_ query: SearchQuery, scope: Scope) async throws -> [SearchHit] {
+        switch query.object {
+        case .message:
+            return try await searchMessages(query, scope: scope, limit: query.limit).map { SearchHit(item: .message($0.message), relevance: $0.relevance) }
+        case .memory:
+            var statement = Statement()
+            let conditions = Self.filters(query, alias: "r", &statement)
+            let rows = try await ranked(&statement, table: memories, columns: Self.memoryColumns, query: query, scope: scope, conditions: conditions, limit: query.limit)
+            return try rows.map { SearchHit(item: .memory(try Self.memoryRecord($0.row, scope: scope)), relevance: $0.relevance) }
+        case .dialogue:
+            return try await searchDialogues(query, scope: scope)
+        }
+    }
+
+    private func searchMessages(_ query: SearchQuery, scope: Scope, limit: Int) async throws -> [(message: MessageRecord, relevance: Double)] {
+        var statement = Statement()
+        var conditions = Self.filters(query, alias: "r", &statement)
+        if let hasImage = query.hasImage { conditions.append("r.has_image = \(statement.bind(hasImage))") }
+        let rows = try await ranked(&statement, table: messagesTable, columns: Self.messageColumns, query: query, scope: scope, conditions: conditions, limit: limit)
+        return try rows.map { (try Self.messageRecord($0.row, scope: scope), $0.relevance) }
+    }
+
+    /// As on SQLite: dialogues matching by their own text or by their messages (the `matches`).
+    private func searchDialogues(_ query: SearchQuery, scope: Scope) async throws -> [SearchHit] {
+        var messageQuery = query
+        (messageQuery.orderBy, messageQuery.order) = (.relevance, .desc)
+        (messageQuery.tagsIn, messageQuery.tagsAll, messageQuery.tagsNotIn, messageQuery.metadata) = ([], [], [], [])
+        (messageQuery.created, messageQuery.modified, messageQuery.hasImage) = (nil, nil, nil)
+        var evidence: [String: [(message: MessageRecord, relevance: Double)]] = [:]
+        for hit in try await searchMessages(messageQuery, scope: scope, limit: Self.candidates) { evidence[hit.message.dialogueId, default: []].append(hit) }
+        var scores = evidence.mapValues { $0.map(\.relevance).max() ?? 0 }
+        var records: [String: DialogueRecord] = [:]
+        let imageCondition: (inout Statement) -> String? = { statement in
+            guard let hasImage = query.hasImage else { return nil }
+            return "\(hasImage ? "" : "NOT ")EXISTS (SELECT 1 FROM \(self.messagesTable) m WHERE m.project_id = r.project_id AND m.namespace = r.namespace AND m.dialogue_id = r.id AND m.has_image)"
+        }
+        var statement = Statement()
+        var conditions = Self.filters(query, alias: "r", &statement)
+        if let image = imageCondition(&statement) { conditions.append(image) }
+        for hit in try await ranked(&statement, table: dialogues, columns: Self.dialogueColumns, query: query, scope: scope, conditions: conditions, limit: Self.candidates) {
+            let record = try Self.dialogueRecord(hit.row, scope: scope)
+            records[record.id] = record
+            scores[record.id] = max(scores[record.id] ?? 0, hit.relevance)
+        }
+        let missing = scores.keys.filter { records[$0] == nil }
+        if !missing.isEmpty {
+            var fetch = Statement()
+            var conditions = [fetch.scope(scope, alias: "r"), "r.id = ANY(\(fetch.bind(missing)))"] + Self.filters(query, alias: "r", &fetch)
+            if let image = imageCondition(&fetch) { conditions.append(image) }
+            fetch.sql = "SELECT \(Self.prefixed(Self.dialogueColumns)) FROM \(dialogues) r WHERE \(conditions.joined(separator: " AND "))"
+            for row in try await rows(fetch) {
+                let record = try Self.dialogueRecord(row, scope: scope)
+                records[record.id] = record
+            }
+        }
+        var hits = records.values.map { SearchHit(item: .dialogue($0), relevance: scores[$0.id] ?? 0, matches: Array((evidence[$0.id] ?? []).prefix(3))) }
+        hits.sort { lhs, rhs in
+            guard case .dialogue(let a) = lhs.item, case .dialogue(let b) = rhs.item else { return false }
+            let ascending = query.order == .asc
+            switch query.orderBy {
+            case .relevance: return lhs.relevance == rhs.relevance ? a.id < b.id : (lhs.relevance < rhs.relevance) == ascending
+            case .created: return a.created == b.created ? a.id < b.id : (a.created < b.created) == ascending
+            case .modified: return a.modified == b.modified ? a.id < b.id : (a.modified < b.modified) == ascending
+            }
+        }
+        return Array(hits.prefix(query.limit))
+    }
+
+    static func prefixed(_ columns: String) -> String {
+        columns.split(separator: ",").map { "r.\($0.trimmingCharacters(in: .whitespacesAndNewlines))" }.joined(separator: ", ")
+    }
+
+    private func ranked(
+        _ statement: inout Statement, table: String, columns: String, query: SearchQuery, scope: Scope, conditions: [String], limit: Int
+    ) async throws -> [(row: PostgresRow, relevance: Double)] {
+        // Terms are letters and digits only, so they are safe in a tsquery; any of them may match.
+        let tsquery = "to_tsquery('english', \(statement.bind(query.terms.joined(separator: " | "))))"
+        let order: String = switch query.orderBy {
+        case .relevance: "score \(query.order == .asc ? "ASC" : "DESC")"
+        case .created: "r.created \(query.order == .asc ? "ASC" : "DESC")"
+        case .modified: "r.modified \(query.order == .asc ? "ASC" : "DESC")"
+        }
+        let all = [statement.scope(scope, alias: "r"), "r.search @@ \(tsquery)"] + conditions
+        statement.sql = """
+            SELECT \(Self.prefixed(columns)), ts_rank(r.search, \(tsquery), 32)::float8 AS score FROM \(table) r
+            WHERE \(all.joined(separator: " AND ")) ORDER BY \(order), r.id LIMIT \(statement.bind(limit))
+            """
+        let found = try await rows(statement)
+        return try found.map { row in
+            let score = try row.makeRandomAccess()["score"].decode(Double.self)
+            // ts_rank with normalisation 32 is already rank / (rank + 1); scaled so that strong matches near 1.
+            return (row, min(1, (score * 10 * 100).rounded() / 100))
+        }
+    }
+
+    /// Tags, metadata and dates as SQL on `alias`.
+    static func filters(_ query: SearchQuery, alias a: String, _ statement: inout Statement) -> [String] {
+        var conditions: [String] = []
+        if !query.tagsIn.isEmpty { conditions.append("\(a).tags::jsonb ?| \(statement.bind(query.tagsIn))") }
+        if !query.tagsAll.isEmpty { conditions.append("\(a).tags::jsonb ?& \(statement.bind(query.tagsAll))") }
+        if !query.tagsNotIn.isEmpty { conditions.append("NOT (\(a).tags::jsonb ?| \(statement.bind(query.tagsNotIn)))") }
+        for (key, condition) in query.metadata {
+            let value = "(\(a).metadata::jsonb -> \(statement.bind(key)))"
+            // `@>` matches a scalar value, or a list that contains it.
+            func contains(_ candidate: SocketValue, _ statement: inout Statement) -> String { "COALESCE(\(value) @> \(statement.json(candidate))::jsonb, false)" }
+            switch condition {
+            case .equals(let candidate): conditions.append(contains(candidate, &statement))
+            case .notEquals(let candidate): conditions.append("NOT \(contains(candidate, &statement))")
+            case .isIn(let list): conditions.append("(" + list.map { contains($0, &statement) }.joined(separator: " OR ") + ")")
+            case .notIn(let list): conditions.append("NOT (" + list.map { contains($0, &statement) }.joined(separator: " OR ") + ")")
+            case .greaterThan(let bound, let orEqual), .lessThan(let bound, let orEqual):
+                let operation = if case .greaterThan = condition { orEqual ? ">=" : ">" } else { orEqual ? "<=" : "<" }
+                if let number = bound.doubleValue {
+                    conditions.append("(jsonb_typeof(\(value)) = 'number' AND (\(value))::text::float8 \(operation) \(statement.bind(number)))")
+                } else if let text = bound.stringValue {
+                    conditions.append("(jsonb_typeof(\(value)) = 'string' AND \(value) #>> '{}' \(operation) \(statement.bind(text)))")
+                }
+            }
+        }
+        for (column, range) in [("created", query.created), ("modified", query.modified)] {
+            guard let range else { continue }
+            for (operation, bound) in [(">=", range.gte), (">", range.gt), ("<=", range.lte), ("<", range.lt)] {
+                if let bound { conditions.append("\(a).\(column) \(operation) \(statement.bind(bound))") }
+            }
+        }
+        return conditions
+    }
+}
