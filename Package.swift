@@ -174,7 +174,8 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            resources: [.copy("Resources/openapi.json")]
         ),
         // The DialogueDB SDK: ConversationStore and Conversation, embedded on a file or remote over HTTP.
         .target(

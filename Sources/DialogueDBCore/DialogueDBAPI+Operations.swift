@@ -7,7 +7,7 @@ extension DialogueDBAPI {
 
     func createDialogue(_ body: SocketValue?, query: Query, context: RequestContext) async throws -> SocketValue {
         let input = try InputValidation.object(body)
-        let scope = try query.scope(context, namespace: try InputValidation.string(input["namespace"], "namespace", maxLength: 128))
+        let scope = try query.scope(context, namespace: try InputValidation.namespace(input["namespace"]))
         let now = Timestamp.now
         let created = try InputValidation.created(input["created"]) ?? now
         let dialogueId = try InputValidation.identifier(input["id"], "id") ?? id()
@@ -59,7 +59,7 @@ extension DialogueDBAPI {
     func updateDialogue(_ pathId: String?, body: SocketValue?, query: Query, context: RequestContext) async throws -> SocketValue {
         let input = try InputValidation.object(body)
         guard let dialogueId = try pathId ?? InputValidation.identifier(input["id"], "id") else { throw DialogueDBError.missingParameter("id") }
-        let scope = try query.scope(context, namespace: try InputValidation.string(input["namespace"], "namespace", maxLength: 128))
+        let scope = try query.scope(context, namespace: try InputValidation.namespace(input["namespace"]))
         let change = DialogueChange(
             state: try InputValidation.state(input["state"]), tags: try InputValidation.tags(input["tags"]),
             label: try InputValidation.string(input["label"], "label", minLength: 0, maxLength: 256)
@@ -105,7 +105,7 @@ extension DialogueDBAPI {
         let input = try InputValidation.object(body)
         let dialogueId = try InputValidation.identifier(input["dialogueId"], "dialogueId") ?? query["dialogueId"]
         guard let dialogueId else { throw DialogueDBError.missingParameter("dialogueId") }
-        let scope = try query.scope(context, namespace: try InputValidation.string(input["namespace"], "namespace", maxLength: 128))
+        let scope = try query.scope(context, namespace: try InputValidation.namespace(input["namespace"]))
         let now = Timestamp.now
         let record = try message(.object(input), field: "", dialogueId: dialogueId, scope: scope, now: now)
         try await storage.appendMessages([record], dialogueId: dialogueId, scope: scope, at: now)
@@ -171,7 +171,7 @@ extension DialogueDBAPI {
 
     func createMemory(_ body: SocketValue?, context: RequestContext) async throws -> SocketValue {
         let input = try InputValidation.object(body)
-        let scope = try Query(values: [:]).scope(context, namespace: try InputValidation.string(input["namespace"], "namespace", maxLength: 128))
+        let scope = try Query(values: [:]).scope(context, namespace: try InputValidation.namespace(input["namespace"]))
         guard let value = input["value"], value != .null else { throw DialogueDBError.missingParameter("value") }
         let now = Timestamp.now
         let memory = MemoryRecord(
@@ -214,7 +214,7 @@ extension DialogueDBAPI {
     func search(_ body: SocketValue?, context: RequestContext) async throws -> SocketValue {
         let input = try InputValidation.object(body)
         let query = try SearchQuery(json: input)
-        let scope = try Query(values: [:]).scope(context, namespace: try InputValidation.string(input["namespace"], "namespace", maxLength: 128))
+        let scope = try Query(values: [:]).scope(context, namespace: try InputValidation.namespace(input["namespace"]))
         let hits = try await storage.search(query, scope: scope)
         return ["results": .array(hits.map(\.json)), "request": query.echo]
     }

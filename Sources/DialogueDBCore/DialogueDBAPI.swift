@@ -100,7 +100,7 @@ public struct DialogueDBAPI: Sendable {
 
         /// The namespace (`nil` = default) of a scope in `projectId`.
         func scope(_ context: RequestContext, namespace body: String? = nil) throws(DialogueDBError) -> Scope {
-            Scope(projectId: context.projectId, namespace: try InputValidation.string(body.map(SocketValue.string) ?? self["namespace"].map(SocketValue.string), "namespace", maxLength: 128))
+            Scope(projectId: context.projectId, namespace: try InputValidation.namespace((body ?? self["namespace"]).map(SocketValue.string)))
         }
 
         /// Refuses query parameters a list does not know (as the hosted service does).

@@ -28,6 +28,12 @@ enum InputValidation {
         return text
     }
 
+    /// A namespace; empty means the default one (the hosted SDK sends it only when it is non-empty).
+    static func namespace(_ value: SocketValue?) throws(DialogueDBError) -> String? {
+        guard let text = try string(value, "namespace", minLength: 0, maxLength: 128), !text.isEmpty else { return nil }
+        return text
+    }
+
     static func required(_ value: SocketValue?, _ field: String, minLength: Int = 1, maxLength: Int = 1024) throws(DialogueDBError) -> String {
         guard let text = try string(value, field, minLength: minLength, maxLength: maxLength) else { throw .missingParameter(field) }
         return text

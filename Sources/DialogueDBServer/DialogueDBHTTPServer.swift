@@ -64,6 +64,11 @@ public enum DialogueDBHTTPServer {
         let limiter = RequestRateLimiter(limit: configuration.rateLimit, window: configuration.rateWindow)
         let ids = ULIDGenerator()
         router.get("/health") { _, _ in json(.ok, ["status": "ok"], requestId: nil) }
+        // The API's description, without a key (it holds no data).
+        router.get("/openapi.json") { _, _ in
+            guard let document = openAPIDocument else { return Response(status: .notFound) }
+            return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: document))
+        }
         let handler: @Sendable (Request, BasicRequestContext) async -> Response = { request, _ in
             let requestId = "req_" + ids.next()
             return await handle(request, requestId: requestId, api: api, keys: keys, limiter: limiter, configuration: configuration, logger: logger)
@@ -140,6 +145,10 @@ public enum DialogueDBHTTPServer {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: value.jsonText)))
     }
 }
+
+/// `Resources/openapi.json`, read once.
+let openAPIDocument: ByteBuffer? = Bundle.module.url(forResource: "openapi", withExtension: "json")
+    .flatMap { try? Data(contentsOf: $0) }.map { ByteBuffer(bytes: $0) }
 
 /// A fixed window per key: at most `limit` requests in each `window`; a refused request learns how many
 /// seconds remain.

@@ -87,6 +87,13 @@ struct APIRulesTests {
                 #expect(big.status == 413)
                 #expect(try await httpRequest("POST", "\(url)/api/v1/dialogue", headers: auth, body: "{not json").status == 400)
                 #expect(try await httpRequest("GET", "\(url)/api/v1/nowhere", headers: auth).status == 404)
+                // The API's description, without a key; and an empty namespace is the default one.
+                let openAPI = try await httpRequest("GET", "\(url)/openapi.json")
+                let document = try SocketValue(jsonText: openAPI.body)
+                #expect(openAPI.status == 200 && document["openapi"]?.stringValue?.hasPrefix("3.1") == true && document["paths"]?["/dialogue"] != nil)
+                let defaulted = try await httpRequest("POST", "\(url)/api/v1/dialogue", headers: auth, body: #"{"id": "empty-namespace", "namespace": ""}"#)
+                #expect(defaulted.status == 200)
+                #expect(try await httpRequest("GET", "\(url)/api/v1/dialogue/empty-namespace?namespace=", headers: auth).status == 200)
             }
         }
     }
