@@ -146,14 +146,16 @@ public final class Conversation: Sendable {
 
     /// Loads a page of messages (chronological unless `order` says otherwise). It replaces ``messages``,
     /// or with `next: true` (and a next page) appends the following page; a message saved meanwhile moves
-    /// to its place in the page rather than appearing twice.
+    /// to its place in the page rather than appearing twice. After ``compact(keepRecent:template:)`` the
+    /// summary stands in for the messages it covers, unless `full` is set.
     @discardableResult
-    public func loadMessages(limit: Int? = nil, order: ListQuery.Order? = nil, next: Bool = false) async throws(DialogueDBError) -> [MessageRecord] {
+    public func loadMessages(limit: Int? = nil, order: ListQuery.Order? = nil, next: Bool = false, full: Bool = false) async throws(DialogueDBError) -> [MessageRecord] {
         var options = ListOptions(limit: limit, order: order)
         let continuing = next ? local.withLock { $0.cursor } : nil
         options.next = continuing
         var query = options.query
         query["dialogueId"] = id
+        if full { query["view"] = "full" }
         let page = ConversationStore.page(try await send("GET", "/messages", query: query), MessageRecord.init(json:))
         local.withLock { local in
             if continuing != nil {
@@ -209,6 +211,26 @@ public final class Conversation: Sendable {
     public func getThreads() async throws(DialogueDBError) -> [Conversation] {
         let page = try await store.listDialogues(ListOptions(order: .asc, namespace: namespace, threadOf: id))
         return page.items.map { Conversation(record: $0, messages: [], store: store) }
+    }
+
+    /// Starts a summary of the messages (all, or `startId`…`endId`); it is `processing` until the
+    /// server's summarizer is done: poll it with ``ConversationStore/getSummary(_:dialogueId:namespace:)``.
+    public func summarize(template: String? = nil, id summaryId: String? = nil, startId: String? = nil, endId: String? = nil) async throws(DialogueDBError) -> SummaryRecord {
+        try await startSummary(["template": template.map(SocketValue.string), "id": summaryId.map(SocketValue.string),
+                                "startId": startId.map(SocketValue.string), "endId": endId.map(SocketValue.string)])
+    }
+
+    /// Summarizes all but the newest `keepRecent` messages; once completed, ``loadMessages(limit:order:next:full:)``
+    /// shows the summary in their place (the messages themselves are kept: `full: true` shows them).
+    public func compact(keepRecent: Int = 10, template: String? = nil) async throws(DialogueDBError) -> SummaryRecord {
+        try await startSummary(["compact": true, "keepRecent": .int(Int64(keepRecent)), "template": template.map(SocketValue.string)])
+    }
+
+    private func startSummary(_ fields: [String: SocketValue?]) async throws(DialogueDBError) -> SummaryRecord {
+        var body: JSONObject = ["dialogueId": .string(id)]
+        if let namespace { body["namespace"] = .string(namespace) }
+        for (name, value) in fields.sorted(by: { $0.key < $1.key }) { if let value { body[SocketKey(name)] = value } }
+        return try ConversationStore.record(try await store.transport.send(APIRequest("POST", "/summary", body: .object(body))), SummaryRecord.init(json:))
     }
 
     /// Ends the dialogue: no messages can be added after.

@@ -104,6 +104,13 @@ public final class ConversationStore: Sendable {
         _ = try await transport.send(APIRequest("DELETE", "/memory/\(Self.path(id))", query: Self.namespaceQuery(namespace)))
     }
 
+    /// A summary, to poll until it is `completed` or `failed`.
+    public func getSummary(_ id: String, dialogueId: String, namespace: String? = nil) async throws(DialogueDBError) -> SummaryRecord {
+        var query = Self.namespaceQuery(namespace)
+        query["dialogueId"] = dialogueId
+        return try Self.record(try await transport.send(APIRequest("GET", "/summary/\(Self.path(id))", query: query)), SummaryRecord.init(json:))
+    }
+
     // MARK: Search
 
     /// Dialogues whose label, tags, state or messages match, most relevant first, with the matching messages.

@@ -29,6 +29,8 @@ public struct ListQuery: Sendable, Equatable {
     public var endDate: String?
     /// Dialogues only: threads of this parent.
     public var threadOf: String?
+    /// Only items after this one in creation order, whatever the direction (a compacted message list).
+    public var floor: PageCursor?
 
     public init(limit: Int, order: Order, after: PageCursor? = nil, createdPrefix: String? = nil, startDate: String? = nil, endDate: String? = nil, threadOf: String? = nil) {
         self.limit = limit
@@ -89,6 +91,13 @@ public protocol ConversationStorage: Sendable {
     func listMemories(_ query: ListQuery, scope: Scope) async throws -> Page<MemoryRecord>
     func updateMemoryTags(id: String, scope: Scope, tags: [String], modified: String) async throws -> MemoryRecord?
     func deleteMemory(id: String, scope: Scope) async throws -> Bool
+
+    /// - Throws: `DUPLICATE_ID`.
+    func insertSummary(_ summary: SummaryRecord, scope: Scope) async throws
+    func updateSummary(_ summary: SummaryRecord, scope: Scope) async throws
+    func summary(id: String, dialogueId: String, scope: Scope) async throws -> SummaryRecord?
+    /// The newest completed `compact` summary of the dialogue (the one its message list shows).
+    func compaction(dialogueId: String, scope: Scope) async throws -> SummaryRecord?
 
     /// Full-text search with the query's filters, ordered and cut to its limit.
     func search(_ query: SearchQuery, scope: Scope) async throws -> [SearchHit]

@@ -161,9 +161,10 @@ extension DialogueDBAPI {
     }
 
     func listMessages(_ query: Query, context: RequestContext) async throws -> SocketValue {
-        try query.only(["dialogueId", "limit", "order", "next", "namespace", "created", "startDate", "endDate"])
+        try query.only(["dialogueId", "limit", "order", "next", "namespace", "created", "startDate", "endDate", "view"])
         guard let dialogueId = query["dialogueId"] else { throw DialogueDBError.missingParameter("dialogueId") }
-        let page = try await storage.listMessages(dialogueId: dialogueId, try query.list(maxPageSize: maxPageSize, defaultOrder: .asc), scope: try query.scope(context))
+        if let view = query["view"], view != "full", view != "compacted" { throw DialogueDBError.invalidParameter("view", "must be compacted or full") }
+        let page = try await messagePage(dialogueId: dialogueId, try query.list(maxPageSize: maxPageSize, defaultOrder: .asc), view: query["view"], scope: try query.scope(context))
         return Self.page(page, \.json)
     }
 

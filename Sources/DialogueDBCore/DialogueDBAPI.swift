@@ -42,10 +42,13 @@ public struct DialogueDBAPI: Sendable {
     public var maxPageSize: Int
     /// Messages returned with a dialogue by `GET /dialogue/{id}` (the hosted service's "initial batch").
     public var initialMessages = 10
+    /// Writes summaries (`POST /summary`). Defaults to ``ExtractiveSummarizer`` (no model needed).
+    public var summarizer: any Summarizer
 
-    public init(storage: any ConversationStorage, maxPageSize: Int = 100) {
+    public init(storage: any ConversationStorage, maxPageSize: Int = 100, summarizer: any Summarizer = ExtractiveSummarizer()) {
         self.storage = storage
         self.maxPageSize = maxPageSize
+        self.summarizer = summarizer
     }
 
     /// Answers one request: the JSON of a 2xx response.
@@ -78,8 +81,8 @@ public struct DialogueDBAPI: Sendable {
             case ("PUT", "memory", 2): return try await updateMemory(segments[1], body: request.body, query: query, context: context)
             case ("DELETE", "memory", 2): return try await deleteMemory(segments[1], query: query, context: context)
             case ("POST", "search", 1): return try await search(request.body, context: context)
-            case ("POST", "summary", 1):
-                throw DialogueDBError(statusCode: 501, code: "NOT_IMPLEMENTED", type: "server_error", message: "summary is not available on this server yet")
+            case ("POST", "summary", 1): return try await summarize(request.body, context: context)
+            case ("GET", "summary", 2): return try await getSummary(segments[1], query: query, context: context)
             default:
                 throw DialogueDBError.routeNotFound(request.method, request.path)
             }

@@ -229,6 +229,43 @@ extension PostgresConversationStorage {
         return try await !rows(delete).isEmpty
     }
 
+    // MARK: Summaries
+
+    public func insertSummary(_ summary: SummaryRecord, scope: Scope) async throws {
+        var insert = Statement()
+        let values = [
+            insert.bind(scope.projectId), insert.bind(scope.namespace ?? ""), insert.bind(summary.dialogueId), insert.bind(summary.id), insert.bind(summary.compact),
+            insert.bind(summary.status.rawValue), insert.bindOptional(summary.toCreated), insert.bind(summary.json.jsonText), insert.bind(summary.created),
+        ]
+        insert.sql = "INSERT INTO \(schema).summaries (project_id, namespace, dialogue_id, id, compact, status, to_created, body, created) VALUES (\(values.joined(separator: ", ")))"
+        let statement = insert
+        try await transaction(duplicate: ("summary", summary.id)) { [self] connection in _ = try await rows(statement, on: connection) }
+    }
+
+    public func updateSummary(_ summary: SummaryRecord, scope: Scope) async throws {
+        var update = Statement()
+        update.sql = """
+            UPDATE \(schema).summaries SET status = \(update.bind(summary.status.rawValue)), body = \(update.bind(summary.json.jsonText))
+            WHERE \(update.scope(scope)) AND dialogue_id = \(update.bind(summary.dialogueId)) AND id = \(update.bind(summary.id))
+            """
+        _ = try await rows(update)
+    }
+
+    public func summary(id: String, dialogueId: String, scope: Scope) async throws -> SummaryRecord? {
+        var select = Statement()
+        select.sql = "SELECT body FROM \(schema).summaries WHERE \(select.scope(scope)) AND dialogue_id = \(select.bind(dialogueId)) AND id = \(select.bind(id))"
+        return try await rows(select).first.flatMap { SummaryRecord(json: Self.json(try $0.decode(String.self))) }
+    }
+
+    public func compaction(dialogueId: String, scope: Scope) async throws -> SummaryRecord? {
+        var select = Statement()
+        select.sql = """
+            SELECT body FROM \(schema).summaries WHERE \(select.scope(scope)) AND dialogue_id = \(select.bind(dialogueId)) AND compact AND status = 'completed'
+            ORDER BY to_created DESC, created DESC LIMIT 1
+            """
+        return try await rows(select).first.flatMap { SummaryRecord(json: Self.json(try $0.decode(String.self))) }
+    }
+
     // MARK: API keys
 
     public func insertKey(_ key: APIKeyRecord, hash: String) async throws {
@@ -305,6 +342,7 @@ extension PostgresConversationStorage {
         if let prefix = query.createdPrefix { conditions.append("left(created, \(statement.bind(prefix.count))::int) = \(statement.bind(prefix))") }
         if let start = query.startDate { conditions.append("created >= \(statement.bind(start))") }
         if let end = query.endDate { conditions.append("created <= \(statement.bind(end))") }
+        if let floor = query.floor { conditions.append("(created, id) > (\(statement.bind(floor.created)), \(statement.bind(floor.id)))") }
         let direction = query.order == .asc ? "ASC" : "DESC"
         if let after = query.after {
             conditions.append("(created, id) \(query.order == .asc ? ">" : "<") (\(statement.bind(after.created)), \(statement.bind(after.id)))")

@@ -81,6 +81,12 @@ public final class PostgresConversationStorage: ConversationStorage, APIKeyStora
                 "CREATE INDEX memories_by_created ON \(s).memories (project_id, namespace, created, id)",
                 "CREATE INDEX memories_search ON \(s).memories USING GIN (search)",
                 """
+                CREATE TABLE \(s).summaries (
+                    project_id TEXT NOT NULL, namespace TEXT NOT NULL, dialogue_id TEXT NOT NULL, id TEXT NOT NULL, compact BOOLEAN NOT NULL,
+                    status TEXT NOT NULL, to_created TEXT, body TEXT NOT NULL, created TEXT NOT NULL, PRIMARY KEY (project_id, namespace, dialogue_id, id)
+                )
+                """,
+                """
                 CREATE TABLE \(s).api_keys (
                     id TEXT PRIMARY KEY, project_id TEXT NOT NULL, name TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, created TEXT NOT NULL, revoked_at TEXT
                 )

@@ -69,6 +69,10 @@ extension SQLiteConversationStorage {
             conditions.append("created <= ?")
             binds.append(.text(end))
         }
+        if let floor = query.floor {
+            conditions.append("(created, id) > (?, ?)")
+            binds += [.text(floor.created), .text(floor.id)]
+        }
         let direction = query.order == .asc ? "ASC" : "DESC"
         if let after = query.after {
             conditions.append("(created, id) \(query.order == .asc ? ">" : "<") (?, ?)")

@@ -74,6 +74,13 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
                 id TEXT PRIMARY KEY, project_id TEXT NOT NULL, name TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, created TEXT NOT NULL, revoked_at TEXT
             )
             """,
+            """
+            CREATE TABLE db_summaries (
+                project_id TEXT NOT NULL, namespace TEXT NOT NULL, dialogue_id TEXT NOT NULL, id TEXT NOT NULL, compact INTEGER NOT NULL,
+                status TEXT NOT NULL, to_created TEXT, body TEXT NOT NULL, created TEXT NOT NULL,
+                PRIMARY KEY (project_id, namespace, dialogue_id, id)
+            )
+            """,
             // Full-text indexes: one row per record, the same rowid (porter stemming, unicode words).
             "CREATE VIRTUAL TABLE db_dialogues_fts USING fts5(body, tokenize = 'porter unicode61')",
             "CREATE VIRTUAL TABLE db_messages_fts USING fts5(body, tokenize = 'porter unicode61')",
@@ -373,5 +380,48 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
     static func keyRecord(_ row: SQLiteRow) -> APIKeyRecord {
         APIKeyRecord(id: text(row, "id") ?? "", projectId: text(row, "project_id") ?? "", name: text(row, "name") ?? "", created: text(row, "created") ?? "",
                      revokedAt: text(row, "revoked_at"))
+    }
+
+    // MARK: Summaries
+
+    public func insertSummary(_ summary: SummaryRecord, scope: Scope) async throws {
+        try await turns.transaction(on: writer) {
+            let existing = try await writer.query(
+                "SELECT 1 FROM db_summaries WHERE project_id = ? AND namespace = ? AND dialogue_id = ? AND id = ?", Self.key(scope) + [.text(summary.dialogueId), .text(summary.id)]
+            )
+            guard existing.isEmpty else { throw DialogueDBError.duplicateID("summary", summary.id) }
+            _ = try await writer.query(
+                "INSERT INTO db_summaries (project_id, namespace, dialogue_id, id, compact, status, to_created, body, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                Self.key(scope) + [
+                    .text(summary.dialogueId), .text(summary.id), .integer(summary.compact ? 1 : 0), .text(summary.status.rawValue),
+                    Self.optional(summary.toCreated), .text(summary.json.jsonText), .text(summary.created),
+                ]
+            )
+        }
+    }
+
+    public func updateSummary(_ summary: SummaryRecord, scope: Scope) async throws {
+        try await turns.transaction(on: writer) {
+            _ = try await writer.query(
+                "UPDATE db_summaries SET status = ?, body = ? WHERE project_id = ? AND namespace = ? AND dialogue_id = ? AND id = ?",
+                [.text(summary.status.rawValue), .text(summary.json.jsonText)] + Self.key(scope) + [.text(summary.dialogueId), .text(summary.id)]
+            )
+        }
+    }
+
+    public func summary(id: String, dialogueId: String, scope: Scope) async throws -> SummaryRecord? {
+        try await reader.query(
+            "SELECT body FROM db_summaries WHERE project_id = ? AND namespace = ? AND dialogue_id = ? AND id = ?", Self.key(scope) + [.text(dialogueId), .text(id)]
+        ).first.flatMap { SummaryRecord(json: Self.json($0, "body")) }
+    }
+
+    public func compaction(dialogueId: String, scope: Scope) async throws -> SummaryRecord? {
+        try await reader.query(
+            """
+            SELECT body FROM db_summaries WHERE project_id = ? AND namespace = ? AND dialogue_id = ? AND compact = 1 AND status = 'completed'
+            ORDER BY to_created DESC, created DESC LIMIT 1
+            """,
+            Self.key(scope) + [.text(dialogueId)]
+        ).first.flatMap { SummaryRecord(json: Self.json($0, "body")) }
     }
 }
