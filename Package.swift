@@ -246,7 +246,7 @@ let package = Package(
         .executableTarget(
             name: "DialogueDBCLI",
             dependencies: [
-                "DialogueDB", "DialogueDBCore", "DialogueDBServer", "DialogueDBSQLite", "SocketIO",
+                "DialogueDB", "DialogueDBCore", "DialogueDBServer", "DialogueDBSQLite", "DialogueDBPostgres", "SocketIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

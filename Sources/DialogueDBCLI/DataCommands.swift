@@ -249,3 +249,67 @@ struct MemoryCommands: AsyncParsableCommand {
         }
     }
 }
+
+struct Search: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Search dialogues, messages or memories by relevance.")
+    @OptionGroup var target: Target
+    @Argument(help: "dialogues, messages or memories.") var object: String
+    @Argument var query: String
+    @Option var namespace: String?
+    @Option var limit: Int?
+    @Option(help: "Comma-separated (any of them).") var tags: String?
+    @Option(help: "JSON object: per key a value, a list, or operators ($eq $ne $in $nin $gt $gte $lt $lte).") var metadata: String?
+    @Option(help: "JSON object: created, modified (ISO dates, words such as \"last 30 days\", or {gte, lt}), hasImage.") var filter: String?
+    @Option(help: "relevance, created or modified.") var orderBy: String?
+    @Option(help: "asc or desc.") var order: String?
+
+    func run() async throws {
+        let kinds = ["dialogues": "dialogue", "messages": "message", "memories": "memory"]
+        guard let kind = kinds[object] ?? (kinds.values.contains(object) ? object : nil) else { throw ValidationError("search dialogues, messages or memories") }
+        var body: JSONObject = ["query": .string(query), "object": .string(kind)]
+        if let namespace { body["namespace"] = .string(namespace) }
+        if let limit { body["limit"] = .int(Int64(limit)) }
+        if let tags = Output.list(tags) { body["tags"] = tags }
+        if let metadata = try Output.json(metadata, flag: "metadata") { body["metadata"] = metadata }
+        if let filter = try Output.json(filter, flag: "filter") { body["filter"] = filter }
+        if let orderBy { body["orderBy"] = .string(orderBy) }
+        if let order { body["order"] = .string(order) }
+        try await target.run(APIRequest("POST", "/search", body: .object(body)))
+    }
+}
+
+struct Summarize: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Summarize a dialogue (or compact it), optionally waiting for the result.")
+    @OptionGroup var target: Target
+    @Argument var dialogueId: String
+    @Flag(help: "Compact: the summary replaces all but the newest messages in the message list.") var compact = false
+    @Option(help: "With --compact: messages kept as they are.") var keepRecent = 10
+    @Option var startId: String?
+    @Option var endId: String?
+    @Option var template: String?
+    @Option var namespace: String?
+    @Flag(help: "Wait until the summary is completed or failed, and print it (always, on a local database).") var wait = false
+
+    func run() async throws {
+        var body: JSONObject = ["dialogueId": .string(dialogueId)]
+        if compact {
+            body["compact"] = true
+            body["keepRecent"] = .int(Int64(keepRecent))
+        }
+        for (name, value) in [("startId", startId), ("endId", endId), ("template", template), ("namespace", namespace)] {
+            if let value { body[SocketKey(name)] = .string(value) }
+        }
+        // A local database has no server to finish the summary after this process exits: wait for it.
+        let waits = wait || target.local.isSet
+        let query = namespaced(namespace, ["dialogueId": dialogueId])
+        try await target.run { transport throws(DialogueDBError) in
+            var summary = try await transport.send(APIRequest("POST", "/summary", body: .object(body)))
+            guard waits, let id = summary["id"]?.stringValue else { return summary }
+            while summary["status"] == "processing" {
+                try? await Task.sleep(for: .milliseconds(100))
+                summary = try await transport.send(APIRequest("GET", "/summary/\(id)", query: query))
+            }
+            return summary
+        }
+    }
+}

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DialogueDB
 import DialogueDBCore
+import DialogueDBPostgres
 import DialogueDBServer
 import DialogueDBSQLite
 import Foundation
@@ -14,8 +15,41 @@ struct DialogueDBCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dialoguedb",
         abstract: "DialogueDB: a conversation store for AI apps, API-compatible with the hosted service.",
-        subcommands: [Serve.self, Keys.self, DialogueCommands.self, MessageCommands.self, MemoryCommands.self]
+        subcommands: [Serve.self, Keys.self, DialogueCommands.self, MessageCommands.self, MemoryCommands.self, Search.self, Summarize.self]
     )
+}
+
+/// A database of this machine: an SQLite file, or PostgreSQL.
+struct StorageOptions: ParsableArguments {
+    @Option(help: "The SQLite database file.") var db: String?
+    @Option(help: "A PostgreSQL database instead: postgres://user[:password]@host[:port]/database.") var postgres: String?
+    @Option(help: "The PostgreSQL schema of DialogueDB's tables.") var postgresSchema = "dialoguedb"
+
+    var isSet: Bool { db != nil || postgres != nil }
+
+    /// The storage, migrated, with what closes it.
+    func open(defaultFile: String? = nil, logger: Logger = quietLogger) async throws -> (storage: any ConversationStorage & APIKeyStorage, close: @Sendable () async -> Void) {
+        if let postgres {
+            let storage = try PostgresConversationStorage(url: postgres, schema: postgresSchema, logger: logger)
+            let pool = Task { await storage.run() }
+            do {
+                try await storage.migrate()
+            } catch {
+                pool.cancel()
+                throw error
+            }
+            return (storage, { pool.cancel() })
+        }
+        guard let file = db ?? defaultFile else { throw ValidationError("give --db FILE or --postgres URL") }
+        let storage = try await SQLiteConversationStorage(path: file, logger: logger)
+        do {
+            try await storage.migrate()
+        } catch {
+            await storage.close()
+            throw error
+        }
+        return (storage, { await storage.close() })
+    }
 }
 
 /// Where data commands go: a server (`--endpoint`, `--api-key` or `DIALOGUEDB_ENDPOINT`, `DIALOGUEDB_API_KEY`),
@@ -23,14 +57,13 @@ struct DialogueDBCommand: AsyncParsableCommand {
 struct Target: ParsableArguments {
     @Option(help: "The server (also $DIALOGUEDB_ENDPOINT), e.g. http://127.0.0.1:8787.") var endpoint: String?
     @Option(help: "The API key (also $DIALOGUEDB_API_KEY).") var apiKey: String?
-    @Option(help: "Use this database file directly instead of a server.") var db: String?
-    @Option(help: "With --db: the project whose data to use (a server takes it from the key).") var project = "local"
+    @OptionGroup(title: "Or a database of this machine instead of a server") var local: StorageOptions
+    @Option(help: "With a local database: the project whose data to use (a server takes it from the key).") var project = "local"
 
     func transport() async throws -> any DialogueDBTransport {
-        if let db {
-            let storage = try await SQLiteConversationStorage(path: db, logger: quietLogger)
-            try await storage.migrate()
-            return EmbeddedTransport(api: DialogueDBAPI(storage: storage), projectId: project)
+        if local.isSet {
+            let (storage, close) = try await local.open()
+            return ClosingTransport(inner: EmbeddedTransport(api: DialogueDBAPI(storage: storage), projectId: project), onClose: close)
         }
         let environment = ProcessInfo.processInfo.environment
         guard let key = apiKey ?? environment["DIALOGUEDB_API_KEY"], !key.isEmpty else {
@@ -41,10 +74,15 @@ struct Target: ParsableArguments {
 
     /// Sends a request and prints the answer; an API error goes to standard error as JSON, exit 1.
     func run(_ request: APIRequest) async throws {
+        try await run { transport throws(DialogueDBError) in try await transport.send(request) }
+    }
+
+    /// Runs `body` on the transport and prints what it returns, or its error (exit 1).
+    func run(_ body: (any DialogueDBTransport) async throws(DialogueDBError) -> SocketValue) async throws {
         let transport = try await transport()
         let result: Result<SocketValue, DialogueDBError>
         do {
-            result = .success(try await transport.send(request))
+            result = .success(try await body(transport))
         } catch {
             result = .failure(error)
         }
@@ -62,6 +100,15 @@ struct Target: ParsableArguments {
             throw ExitCode.failure
         }
     }
+}
+
+/// An embedded transport that also stops what its storage needs (a PostgreSQL pool) when closed.
+struct ClosingTransport: DialogueDBTransport {
+    let inner: EmbeddedTransport
+    let onClose: @Sendable () async -> Void
+
+    func send(_ request: APIRequest) async throws(DialogueDBError) -> SocketValue { try await inner.send(request) }
+    func close() async { await onClose() }
 }
 
 let quietLogger: Logger = {
@@ -101,12 +148,15 @@ enum Output {
 }
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the REST server on an SQLite file.")
+    static let configuration = CommandConfiguration(abstract: "Run the REST server (SQLite file by default, or PostgreSQL).")
 
-    @Option(help: "The database file (created if missing).") var db = "dialoguedb.sqlite"
+    @OptionGroup var storage: StorageOptions
     @Option(help: "Address to bind.") var host = "127.0.0.1"
     @Option(help: "Port to bind.") var port = 8787
     @Option(help: "Requests per API key per minute.") var rateLimit = 600
+    @Option(help: "An OpenAI-compatible endpoint for summaries (also $DIALOGUEDB_SUMMARIZER_URL), e.g. http://127.0.0.1:8080/v1; without it summaries are extractive.")
+    var summarizerURL: String?
+    @Option(help: "The model of --summarizer-url.") var summarizerModel = "gpt-4o-mini"
     @Option(help: "Log level.") var logLevel = "info"
 
     func run() async throws {
@@ -114,17 +164,20 @@ struct Serve: AsyncParsableCommand {
         guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown log level \(logLevel)") }
         configured.logLevel = level
         let logger = configured
-        let storage = try await SQLiteConversationStorage(path: db, logger: logger)
-        try await storage.migrate()
-        if try await storage.keys().allSatisfy({ $0.revokedAt != nil }) {
-            logger.warning("No API key yet: create one with `dialoguedb keys create --db \(db) --project NAME`")
+        let environment = ProcessInfo.processInfo.environment
+        let (store, close) = try await storage.open(defaultFile: "dialoguedb.sqlite", logger: logger)
+        if try await store.keys().allSatisfy({ $0.revokedAt != nil }) {
+            logger.warning("No API key yet: create one with `dialoguedb keys create --project NAME` (and the same --db/--postgres)")
+        }
+        var api = DialogueDBAPI(storage: store)
+        if let url = summarizerURL ?? environment["DIALOGUEDB_SUMMARIZER_URL"] {
+            api.summarizer = ChatCompletionsSummarizer(baseURL: url, model: summarizerModel, apiKey: environment["DIALOGUEDB_SUMMARIZER_KEY"])
         }
         let app = DialogueDBHTTPServer.application(
-            api: DialogueDBAPI(storage: storage), keys: storage,
-            configuration: DialogueDBServerConfiguration(host: host, port: port, rateLimit: rateLimit), logger: logger
+            api: api, keys: store, configuration: DialogueDBServerConfiguration(host: host, port: port, rateLimit: rateLimit), logger: logger
         ) { port in logger.notice("DialogueDB serving http://\(host):\(port)/api/v1") }
         try await ServiceGroup(configuration: .init(services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()
-        await storage.close()
+        await close()
     }
 }
 
@@ -134,12 +187,10 @@ struct Keys: AsyncParsableCommand {
     )
 
     struct Database: ParsableArguments {
-        @Option(help: "The server's database file.") var db = "dialoguedb.sqlite"
+        @OptionGroup var storage: StorageOptions
 
-        func open() async throws -> SQLiteConversationStorage {
-            let storage = try await SQLiteConversationStorage(path: db, logger: quietLogger)
-            try await storage.migrate()
-            return storage
+        func open() async throws -> (storage: any ConversationStorage & APIKeyStorage, close: @Sendable () async -> Void) {
+            try await storage.open(defaultFile: "dialoguedb.sqlite")
         }
     }
 
@@ -150,12 +201,12 @@ struct Keys: AsyncParsableCommand {
         @Option(help: "A name to recognise the key by.") var name = "default"
 
         func run() async throws {
-            let storage = try await database.open()
+            let (storage, close) = try await database.open()
             let (secret, record) = try await APIKeys.create(projectId: project, name: name, in: storage)
+            await close()
             var json = record.json.objectValue ?? [:]
             json["key"] = .string(secret)
             print(Output.pretty(.object(json)))
-            await storage.close()
         }
     }
 
@@ -164,9 +215,10 @@ struct Keys: AsyncParsableCommand {
         @OptionGroup var database: Database
 
         func run() async throws {
-            let storage = try await database.open()
-            print(Output.pretty(.array(try await storage.keys().map(\.json))))
-            await storage.close()
+            let (storage, close) = try await database.open()
+            let keys = try await storage.keys()
+            await close()
+            print(Output.pretty(.array(keys.map(\.json))))
         }
     }
 
@@ -176,9 +228,9 @@ struct Keys: AsyncParsableCommand {
         @Argument var id: String
 
         func run() async throws {
-            let storage = try await database.open()
+            let (storage, close) = try await database.open()
             let revoked = try await storage.revokeKey(id: id, at: Timestamp.now)
-            await storage.close()
+            await close()
             guard revoked else { throw ValidationError("no live key \(id)") }
             print(Output.pretty(["revoked": .string(id)]))
         }

@@ -194,6 +194,36 @@ public struct SearchQuery: Sendable, Equatable {
         return range
     }
 
+    /// How many rows a storage reads before ranking: more than asked when ordering by relevance, which is
+    /// settled here rather than by the engine's score alone.
+    public var candidateLimit: Int { orderBy == .relevance ? min(500, max(limit * 5, 50)) : limit }
+
+    /// A 0–1 relevance: the share of the query's words the text has (60%; a word also matches its longer or
+    /// shorter forms, `clean`/`cleaning`), and the engine's full-text score (40%, `score / (score + 1)`).
+    /// On a small corpus BM25 scores common words near zero; the share keeps the best hits near 1.
+    public func relevance(score: Double, text: String) -> Double {
+        let words = Set(Self.terms(of: text))
+        let matched = terms.filter { term in
+            words.contains(term) || words.contains { word in min(word.count, term.count) >= 4 && (word.hasPrefix(term) || term.hasPrefix(word)) }
+        }
+        let coverage = terms.isEmpty ? 0 : Double(Set(matched).count) / Double(Set(terms).count)
+        let positive = max(0, score)
+        return ((0.6 * coverage + 0.4 * positive / (positive + 1)) * 100).rounded() / 100
+    }
+
+    /// Hits in the requested order (relevance, creation or modification; ties by id), cut to the limit.
+    public func ordered(_ hits: [SearchHit]) -> [SearchHit] {
+        let ascending = order == .asc
+        let sorted = hits.sorted { lhs, rhs in
+            switch orderBy {
+            case .relevance: lhs.relevance == rhs.relevance ? lhs.id < rhs.id : (lhs.relevance < rhs.relevance) == ascending
+            case .created: lhs.created == rhs.created ? lhs.id < rhs.id : (lhs.created < rhs.created) == ascending
+            case .modified: lhs.modified == rhs.modified ? lhs.id < rhs.id : (lhs.modified < rhs.modified) == ascending
+            }
+        }
+        return Array(sorted.prefix(limit))
+    }
+
     /// The request as the response echoes it.
     public var echo: SocketValue {
         var fields: JSONObject = ["orderBy": .string(orderBy.rawValue), "order": .string(order.rawValue), "candidateOrderBy": "relevance"]
@@ -224,10 +254,28 @@ public struct SearchHit: Sendable {
         self.matches = matches
     }
 
-    /// A raw full-text score (higher is better, unbounded) as a 0–1 relevance.
-    public static func relevance(fromScore score: Double) -> Double {
-        let positive = max(0, score)
-        return (positive / (positive + 1) * 100).rounded() / 100
+    var created: String {
+        switch item {
+        case .message(let message): message.created
+        case .dialogue(let dialogue): dialogue.created
+        case .memory(let memory): memory.created
+        }
+    }
+
+    var modified: String {
+        switch item {
+        case .message(let message): message.modified
+        case .dialogue(let dialogue): dialogue.modified
+        case .memory(let memory): memory.modified
+        }
+    }
+
+    var id: String {
+        switch item {
+        case .message(let message): message.id
+        case .dialogue(let dialogue): dialogue.id
+        case .memory(let memory): memory.id
+        }
     }
 
     public var json: SocketValue {

@@ -10,12 +10,15 @@ extension PostgresConversationStorage {
     public func search(_ query: SearchQuery, scope: Scope) async throws -> [SearchHit] {
         switch query.object {
         case .message:
-            return try await searchMessages(query, scope: scope, limit: query.limit).map { SearchHit(item: .message($0.message), relevance: $0.relevance) }
+            return query.ordered(try await searchMessages(query, scope: scope, limit: query.candidateLimit).map { SearchHit(item: .message($0.message), relevance: $0.relevance) })
         case .memory:
             var statement = Statement()
             let conditions = Self.filters(query, alias: "r", &statement)
-            let rows = try await ranked(&statement, table: memories, columns: Self.memoryColumns, query: query, scope: scope, conditions: conditions, limit: query.limit)
-            return try rows.map { SearchHit(item: .memory(try Self.memoryRecord($0.row, scope: scope)), relevance: $0.relevance) }
+            let rows = try await ranked(&statement, table: memories, columns: Self.memoryColumns, query: query, scope: scope, conditions: conditions, limit: query.candidateLimit)
+            return query.ordered(try rows.map { row in
+                let memory = try Self.memoryRecord(row.row, scope: scope)
+                return SearchHit(item: .memory(memory), relevance: query.relevance(score: row.score, text: SearchText.of(memory: memory)))
+            })
         case .dialogue:
             return try await searchDialogues(query, scope: scope)
         }
@@ -26,7 +29,10 @@ extension PostgresConversationStorage {
         var conditions = Self.filters(query, alias: "r", &statement)
         if let hasImage = query.hasImage { conditions.append("r.has_image = \(statement.bind(hasImage))") }
         let rows = try await ranked(&statement, table: messagesTable, columns: Self.messageColumns, query: query, scope: scope, conditions: conditions, limit: limit)
-        return try rows.map { (try Self.messageRecord($0.row, scope: scope), $0.relevance) }
+        return try rows.map { row in
+            let message = try Self.messageRecord(row.row, scope: scope)
+            return (message, query.relevance(score: row.score, text: SearchText.of(content: message.content)))
+        }
     }
 
     /// As on SQLite: dialogues matching by their own text or by their messages (the `matches`).
@@ -36,7 +42,9 @@ extension PostgresConversationStorage {
         (messageQuery.tagsIn, messageQuery.tagsAll, messageQuery.tagsNotIn, messageQuery.metadata) = ([], [], [], [])
         (messageQuery.created, messageQuery.modified, messageQuery.hasImage) = (nil, nil, nil)
         var evidence: [String: [(message: MessageRecord, relevance: Double)]] = [:]
-        for hit in try await searchMessages(messageQuery, scope: scope, limit: Self.candidates) { evidence[hit.message.dialogueId, default: []].append(hit) }
+        for hit in try await searchMessages(messageQuery, scope: scope, limit: Self.candidates).sorted(by: { $0.relevance > $1.relevance }) {
+            evidence[hit.message.dialogueId, default: []].append(hit)
+        }
         var scores = evidence.mapValues { $0.map(\.relevance).max() ?? 0 }
         var records: [String: DialogueRecord] = [:]
         let imageCondition: (inout Statement) -> String? = { statement in
@@ -49,7 +57,7 @@ extension PostgresConversationStorage {
         for hit in try await ranked(&statement, table: dialogues, columns: Self.dialogueColumns, query: query, scope: scope, conditions: conditions, limit: Self.candidates) {
             let record = try Self.dialogueRecord(hit.row, scope: scope)
             records[record.id] = record
-            scores[record.id] = max(scores[record.id] ?? 0, hit.relevance)
+            scores[record.id] = max(scores[record.id] ?? 0, query.relevance(score: hit.score, text: SearchText.of(dialogue: record)))
         }
         let missing = scores.keys.filter { records[$0] == nil }
         if !missing.isEmpty {
@@ -62,17 +70,7 @@ extension PostgresConversationStorage {
                 records[record.id] = record
             }
         }
-        var hits = records.values.map { SearchHit(item: .dialogue($0), relevance: scores[$0.id] ?? 0, matches: Array((evidence[$0.id] ?? []).prefix(3))) }
-        hits.sort { lhs, rhs in
-            guard case .dialogue(let a) = lhs.item, case .dialogue(let b) = rhs.item else { return false }
-            let ascending = query.order == .asc
-            switch query.orderBy {
-            case .relevance: return lhs.relevance == rhs.relevance ? a.id < b.id : (lhs.relevance < rhs.relevance) == ascending
-            case .created: return a.created == b.created ? a.id < b.id : (a.created < b.created) == ascending
-            case .modified: return a.modified == b.modified ? a.id < b.id : (a.modified < b.modified) == ascending
-            }
-        }
-        return Array(hits.prefix(query.limit))
+        return query.ordered(records.values.map { SearchHit(item: .dialogue($0), relevance: scores[$0.id] ?? 0, matches: Array((evidence[$0.id] ?? []).prefix(3))) })
     }
 
     static func prefixed(_ columns: String) -> String {
@@ -81,7 +79,7 @@ extension PostgresConversationStorage {
 
     private func ranked(
         _ statement: inout Statement, table: String, columns: String, query: SearchQuery, scope: Scope, conditions: [String], limit: Int
-    ) async throws -> [(row: PostgresRow, relevance: Double)] {
+    ) async throws -> [(row: PostgresRow, score: Double)] {
         // Terms are letters and digits only, so they are safe in a tsquery; any of them may match.
         let tsquery = "to_tsquery('english', \(statement.bind(query.terms.joined(separator: " | "))))"
         let order: String = switch query.orderBy {
@@ -95,11 +93,8 @@ extension PostgresConversationStorage {
             WHERE \(all.joined(separator: " AND ")) ORDER BY \(order), r.id LIMIT \(statement.bind(limit))
             """
         let found = try await rows(statement)
-        return try found.map { row in
-            let score = try row.makeRandomAccess()["score"].decode(Double.self)
-            // ts_rank with normalisation 32 is already rank / (rank + 1); scaled so that strong matches near 1.
-            return (row, min(1, (score * 10 * 100).rounded() / 100))
-        }
+        // ts_rank with normalisation 32 is rank / (rank + 1): small numbers, scaled to BM25's range.
+        return try found.map { row in (row, try row.makeRandomAccess()["score"].decode(Double.self) * 10) }
     }
 
     /// Tags, metadata and dates as SQL on `alias`.

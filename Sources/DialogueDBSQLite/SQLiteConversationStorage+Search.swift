@@ -29,12 +29,15 @@ extension SQLiteConversationStorage {
     public func search(_ query: SearchQuery, scope: Scope) async throws -> [SearchHit] {
         switch query.object {
         case .message:
-            return try await searchMessages(query, scope: scope, limit: query.limit).map { SearchHit(item: .message($0.message), relevance: $0.relevance) }
+            return query.ordered(try await searchMessages(query, scope: scope, limit: query.candidateLimit).map { SearchHit(item: .message($0.message), relevance: $0.relevance) })
         case .memory:
             let (conditions, binds) = Self.filters(query, alias: "r")
             let rows = try await ranked(table: "db_memories", fts: "db_memories_fts", columns: Self.memoryColumns, query: query, scope: scope,
-                                        conditions: conditions, binds: binds, limit: query.limit)
-            return rows.map { SearchHit(item: .memory(Self.memoryRecord($0.row, scope: scope)), relevance: $0.relevance) }
+                                        conditions: conditions, binds: binds, limit: query.candidateLimit)
+            return query.ordered(rows.map { row in
+                let memory = Self.memoryRecord(row.row, scope: scope)
+                return SearchHit(item: .memory(memory), relevance: query.relevance(score: row.score, text: SearchText.of(memory: memory)))
+            })
         case .dialogue:
             return try await searchDialogues(query, scope: scope)
         }
@@ -48,7 +51,10 @@ extension SQLiteConversationStorage {
         }
         let rows = try await ranked(table: "db_messages", fts: "db_messages_fts", columns: Self.messageColumns, query: query, scope: scope,
                                     conditions: conditions, binds: binds, limit: limit)
-        return rows.map { (Self.messageRecord($0.row, scope: scope), $0.relevance) }
+        return rows.map { row in
+            let message = Self.messageRecord(row.row, scope: scope)
+            return (message, query.relevance(score: row.score, text: SearchText.of(content: message.content)))
+        }
     }
 
     /// Dialogues whose label, tags, state or metadata match, or whose messages do (those are the `matches`);
@@ -60,7 +66,9 @@ extension SQLiteConversationStorage {
         (messageQuery.tagsIn, messageQuery.tagsAll, messageQuery.tagsNotIn, messageQuery.metadata) = ([], [], [], [])
         (messageQuery.created, messageQuery.modified, messageQuery.hasImage) = (nil, nil, nil)
         var evidence: [String: [(message: MessageRecord, relevance: Double)]] = [:]
-        for hit in try await searchMessages(messageQuery, scope: scope, limit: Self.candidates) { evidence[hit.message.dialogueId, default: []].append(hit) }
+        for hit in try await searchMessages(messageQuery, scope: scope, limit: Self.candidates).sorted(by: { $0.relevance > $1.relevance }) {
+            evidence[hit.message.dialogueId, default: []].append(hit)
+        }
         var (conditions, binds) = Self.filters(query, alias: "r")
         if let hasImage = query.hasImage {
             conditions.append("\(hasImage ? "" : "NOT ")EXISTS (SELECT 1 FROM db_messages m WHERE m.project_id = r.project_id AND m.namespace = r.namespace AND m.dialogue_id = r.id AND m.has_image = 1)")
@@ -72,7 +80,7 @@ extension SQLiteConversationStorage {
         for hit in direct {
             let record = Self.dialogueRecord(hit.row, scope: scope)
             records[record.id] = record
-            scores[record.id] = max(scores[record.id] ?? 0, hit.relevance)
+            scores[record.id] = max(scores[record.id] ?? 0, query.relevance(score: hit.score, text: SearchText.of(dialogue: record)))
         }
         // Dialogues found only through their messages still have to pass the dialogue filters.
         let missing = scores.keys.filter { records[$0] == nil }
@@ -85,25 +93,15 @@ extension SQLiteConversationStorage {
             )
             for row in rows { records[Self.text(row, "id") ?? ""] = Self.dialogueRecord(row, scope: scope) }
         }
-        var hits = records.values.map { record in
+        return query.ordered(records.values.map { record in
             SearchHit(item: .dialogue(record), relevance: scores[record.id] ?? 0, matches: Array((evidence[record.id] ?? []).prefix(3)))
-        }
-        hits.sort { lhs, rhs in
-            guard case .dialogue(let a) = lhs.item, case .dialogue(let b) = rhs.item else { return false }
-            let ascending = query.order == .asc
-            switch query.orderBy {
-            case .relevance: return lhs.relevance == rhs.relevance ? a.id < b.id : (lhs.relevance < rhs.relevance) == ascending
-            case .created: return a.created == b.created ? a.id < b.id : (a.created < b.created) == ascending
-            case .modified: return a.modified == b.modified ? a.id < b.id : (a.modified < b.modified) == ascending
-            }
-        }
-        return Array(hits.prefix(query.limit))
+        })
     }
 
     /// Rows of `table` matching the query's words through `fts`, with their relevance, filtered and ordered.
     private func ranked(
         table: String, fts: String, columns: String, query: SearchQuery, scope: Scope, conditions: [String], binds: [SQLiteData], limit: Int
-    ) async throws -> [(row: SQLiteRow, relevance: Double)] {
+    ) async throws -> [(row: SQLiteRow, score: Double)] {
         let match = query.terms.map { "\"\($0)\"" }.joined(separator: " OR ")
         let order: String = switch query.orderBy {
         case .relevance: "score \(query.order == .asc ? "ASC" : "DESC")"
@@ -119,7 +117,7 @@ extension SQLiteConversationStorage {
             """,
             [.text(match)] + Self.key(scope) + binds + [.integer(limit)]
         )
-        return rows.map { ($0, SearchHit.relevance(fromScore: $0.column("score")?.double ?? 0)) }
+        return rows.map { ($0, $0.column("score")?.double ?? 0) }
     }
 
     /// The API's filters on tags, metadata and dates as SQL on the table aliased `alias`.
