@@ -27,6 +27,7 @@ let package = Package(
         .executable(name: "dialogue-examples", targets: ["DialogueExamples"]),
         .executable(name: "history-bench", targets: ["HistoryBench"]),
         .executable(name: "dialoguedb", targets: ["DialogueDBCLI"]),
+        .executable(name: "dialoguedb-bench", targets: ["DialogueDBBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -250,6 +251,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Append throughput and search latency of DialogueDB's storages (a benchmark, not a test).
+        .executableTarget(
+            name: "DialogueDBBench",
+            dependencies: [
+                "DialogueDBCore", "DialogueDBSQLite", "DialogueDBPostgres", "SocketIO",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Helpers every test target needs: waiting for effects, running the Python interop clients.
