@@ -157,6 +157,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "An OpenAI-compatible endpoint for summaries (also $DIALOGUEDB_SUMMARIZER_URL), e.g. http://127.0.0.1:8080/v1; without it summaries are extractive.")
     var summarizerURL: String?
     @Option(help: "The model of --summarizer-url.") var summarizerModel = "gpt-4o-mini"
+    @Option(help: "An OpenAI-compatible embeddings endpoint (also $DIALOGUEDB_EMBEDDINGS_URL) for hybrid search ranking.") var embeddingsURL: String?
+    @Option(help: "The model of --embeddings-url.") var embeddingsModel = "text-embedding-3-small"
     @Option(help: "Log level.") var logLevel = "info"
 
     func run() async throws {
@@ -172,6 +174,9 @@ struct Serve: AsyncParsableCommand {
         var api = DialogueDBAPI(storage: store)
         if let url = summarizerURL ?? environment["DIALOGUEDB_SUMMARIZER_URL"] {
             api.summarizer = ChatCompletionsSummarizer(baseURL: url, model: summarizerModel, apiKey: environment["DIALOGUEDB_SUMMARIZER_KEY"])
+        }
+        if let url = embeddingsURL ?? environment["DIALOGUEDB_EMBEDDINGS_URL"] {
+            api.embeddings = OpenAIEmbeddings(baseURL: url, model: embeddingsModel, apiKey: environment["DIALOGUEDB_EMBEDDINGS_KEY"])
         }
         let app = DialogueDBHTTPServer.application(
             api: api, keys: store, configuration: DialogueDBServerConfiguration(host: host, port: port, rateLimit: rateLimit), logger: logger

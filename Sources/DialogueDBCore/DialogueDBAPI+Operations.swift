@@ -216,7 +216,15 @@ extension DialogueDBAPI {
         let input = try InputValidation.object(body)
         let query = try SearchQuery(json: input)
         let scope = try Query(values: [:]).scope(context, namespace: try InputValidation.namespace(input["namespace"]))
-        let hits = try await storage.search(query, scope: scope)
-        return ["results": .array(hits.map(\.json)), "request": query.echo]
+        guard let embeddings, query.orderBy == .relevance else {
+            return ["results": .array(try await storage.search(query, scope: scope).map(\.json)), "request": query.echo]
+        }
+        // Hybrid: more full-text candidates, re-ranked by meaning, then cut to the limit.
+        var candidates = query
+        candidates.limit = query.candidateLimit
+        let reranked = try await HybridRanking.rerank(try await storage.search(candidates, scope: scope), query: query, provider: embeddings)
+        var echo = query.echo.objectValue ?? [:]
+        echo["ranking"] = "hybrid"
+        return ["results": .array(query.ordered(reranked).map(\.json)), "request": .object(echo)]
     }
 }

@@ -44,11 +44,14 @@ public struct DialogueDBAPI: Sendable {
     public var initialMessages = 10
     /// Writes summaries (`POST /summary`). Defaults to ``ExtractiveSummarizer`` (no model needed).
     public var summarizer: any Summarizer
+    /// When set, search re-ranks its full-text candidates by embedding similarity too. Defaults to `nil`.
+    public var embeddings: (any EmbeddingProvider)?
 
-    public init(storage: any ConversationStorage, maxPageSize: Int = 100, summarizer: any Summarizer = ExtractiveSummarizer()) {
+    public init(storage: any ConversationStorage, maxPageSize: Int = 100, summarizer: any Summarizer = ExtractiveSummarizer(), embeddings: (any EmbeddingProvider)? = nil) {
         self.storage = storage
         self.maxPageSize = maxPageSize
         self.summarizer = summarizer
+        self.embeddings = embeddings
     }
 
     /// Answers one request: the JSON of a 2xx response.

@@ -368,3 +368,49 @@ public enum SearchText {
         ([memory.label ?? "", memory.description ?? ""] + memory.tags + [of(content: memory.value)]).joined(separator: " ")
     }
 }
+
+/// Turns texts into vectors for semantic ranking (an OpenAI-compatible `/embeddings` endpoint, or a local
+/// model). With one configured, search re-ranks its full-text candidates by meaning as well as by words.
+public protocol EmbeddingProvider: Sendable {
+    /// One vector per text, in order.
+    func embed(_ texts: [String]) async throws -> [[Float]]
+}
+
+extension SearchHit {
+    /// The text a hit is compared by.
+    var text: String {
+        switch item {
+        case .message(let message): SearchText.of(content: message.content)
+        case .dialogue(let dialogue): ([SearchText.of(dialogue: dialogue)] + matches.map { SearchText.of(content: $0.message.content) }).joined(separator: " ")
+        case .memory(let memory): SearchText.of(memory: memory)
+        }
+    }
+}
+
+/// Hybrid ranking: half the full-text relevance, half the cosine similarity of the query's and the hit's
+/// embeddings (negative similarity counts as 0).
+enum HybridRanking {
+    static func rerank(_ hits: [SearchHit], query: SearchQuery, provider: any EmbeddingProvider) async throws -> [SearchHit] {
+        guard !hits.isEmpty else { return hits }
+        let vectors = try await provider.embed([query.text] + hits.map(\.text))
+        guard vectors.count == hits.count + 1 else { throw DialogueDBError.internalError }
+        let target = vectors[0]
+        return hits.enumerated().map { index, hit in
+            var ranked = hit
+            let similarity = max(0, cosine(target, vectors[index + 1]))
+            ranked.relevance = ((0.5 * hit.relevance + 0.5 * Double(similarity)) * 100).rounded() / 100
+            return ranked
+        }
+    }
+
+    static func cosine(_ a: [Float], _ b: [Float]) -> Float {
+        guard a.count == b.count, !a.isEmpty else { return 0 }
+        var dot: Float = 0, normA: Float = 0, normB: Float = 0
+        for index in a.indices {
+            dot += a[index] * b[index]
+            normA += a[index] * a[index]
+            normB += b[index] * b[index]
+        }
+        return normA == 0 || normB == 0 ? 0 : dot / (normA.squareRoot() * normB.squareRoot())
+    }
+}

@@ -1,6 +1,9 @@
 import DialogueDB
 import DialogueDBCore
 import Foundation
+import Hummingbird
+import ServiceLifecycle
+import TestSupport
 import SocketIO
 import Testing
 
@@ -131,5 +134,52 @@ struct SearchTests {
         #expect(lastWeek.created?.gte == "2026-11-20T12:00:00.000Z")
         let yesterday = try SearchQuery(json: ["query": "x", "object": "message", "filter": ["modified": "yesterday"]], now: now)
         #expect(yesterday.modified == SearchQuery.Range(gte: "2026-11-26T00:00:00.000Z", lt: "2026-11-27T00:00:00.000Z"))
+    }
+}
+
+/// Hybrid ranking with an OpenAI-compatible embeddings endpoint on this machine: meaning decides between
+/// candidates that share the same words.
+@Suite("DialogueDB hybrid search")
+struct HybridSearchTests {
+    /// Two concepts: vehicles and food; every text is a vector of how much it speaks of each.
+    static func vector(_ text: String) -> SocketValue {
+        let words = SearchQuery.terms(of: text)
+        let vehicles = words.filter { ["car", "automobile", "vehicle", "engine"].contains($0) }.count
+        let food = words.filter { ["lunch", "meal", "food", "pizza"].contains($0) }.count
+        return [.double(Double(vehicles)), .double(Double(food)), 0.1]
+    }
+
+    @Test func embeddingsRerankTheCandidates() async throws {
+        let requests = Recorder<String>()
+        let router = Router()
+        router.post("/v1/embeddings") { request, _ -> Response in
+            let body = try SocketValue(jsonText: String(buffer: try await request.body.collect(upTo: 1 << 20)))
+            requests.append(body["model"]?.stringValue ?? "")
+            let inputs = body["input"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            let data = inputs.enumerated().map { index, text -> SocketValue in ["index": .int(Int64(index)), "embedding": Self.vector(text)] }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: SocketValue.object(["data": .array(data)]).jsonText)))
+        }
+        let port = AsyncValue<Int>()
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: { port.set($0.localAddress?.port ?? 0) }, logger: testLogger)
+        let group = ServiceGroup(services: [app], logger: testLogger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            let url = "http://127.0.0.1:\(try await port.value())/v1"
+            try await withStorage { storage in
+                let plain = ConversationStore(transport: EmbeddedTransport(api: DialogueDBAPI(storage: storage)))
+                let dialogue = try await plain.createDialogue()
+                let lunch = try await dialogue.saveMessage(MessageInput(role: "user", content: "There is a problem with my lunch order"))
+                let engine = try await dialogue.saveMessage(MessageInput(role: "user", content: "The automobile has a problem"))
+                let words = try await plain.searchMessages("car problem")
+                #expect(words.map(\.item.id) == [lunch.id, engine.id], "words alone tie; the older one first")
+                let hybrid = ConversationStore(transport: EmbeddedTransport(api: DialogueDBAPI(storage: storage, embeddings: OpenAIEmbeddings(baseURL: url, model: "concepts"))))
+                let ranked = try await hybrid.searchMessages("car problem")
+                #expect(ranked.map(\.item.id) == [engine.id, lunch.id], "car ~ automobile")
+                #expect(ranked[0].relevance > ranked[1].relevance)
+                #expect(requests.all.first == "concepts")
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
     }
 }
