@@ -1,8 +1,5 @@
 import AsyncHTTPClient
 import DialogueDBCore
-import Foundation
-import NIOCore
-import NIOHTTP1
 import SocketIO
 
 /// Summaries written by a model behind an OpenAI-compatible `POST {baseURL}/chat/completions` (OpenAI,
@@ -19,15 +16,10 @@ public struct ChatCompletionsSummarizer: Summarizer {
     let client: HTTPClient
 
     public init(baseURL: String, model: String, apiKey: String? = nil, client: HTTPClient = .shared) {
-        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.baseURL = OpenAICompatible.trimmed(baseURL)
         self.model = model
         self.apiKey = apiKey
         self.client = client
-    }
-
-    /// Why the endpoint gave no summary.
-    public struct Failure: Error, CustomStringConvertible {
-        public let description: String
     }
 
     public func summarize(_ messages: [MessageRecord], template: String?) async throws -> String {
@@ -38,17 +30,10 @@ public struct ChatCompletionsSummarizer: Summarizer {
             "messages": [["role": "system", "content": .string(instruction)], ["role": "user", "content": .string(transcript)]],
             "temperature": 0,
         ]
-        var request = HTTPClientRequest(url: "\(baseURL)/chat/completions")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
-        request.body = .bytes(ByteBuffer(string: body.jsonText))
-        let response = try await client.execute(request, timeout: .seconds(120))
-        let text = String(buffer: try await response.body.collect(upTo: 8 << 20))
-        guard response.status == .ok else { throw Failure(description: "the summarizer answered \(response.status.code)") }
-        guard let answer = (try? SocketValue(jsonText: text))?["choices"]?.arrayValue?.first?["message"]?["content"]?.stringValue, !answer.isEmpty else {
-            throw Failure(description: "the summarizer's answer has no choices[0].message.content")
+        let answer = try await OpenAICompatible.post(body, to: "\(baseURL)/chat/completions", apiKey: apiKey, client: client, timeout: .seconds(120))
+        guard let content = answer["choices"]?.arrayValue?.first?["message"]?["content"]?.stringValue, !content.isEmpty else {
+            throw OpenAICompatible.Failure(description: "the summarizer's answer has no choices[0].message.content")
         }
-        return answer
+        return content
     }
 }

@@ -414,3 +414,38 @@ enum HybridRanking {
         return normA == 0 || normB == 0 ? 0 : dot / (normA.squareRoot() * normB.squareRoot())
     }
 }
+
+/// Dialogue search as every storage does it: dialogues match by their own text or by their messages (which
+/// become the `matches`, best first); a dialogue's relevance is the best of either, and the dialogue filters
+/// apply to both.
+public enum DialogueSearch {
+    /// The message query that finds evidence: the same words, none of the dialogue filters, best first.
+    public static func evidenceQuery(_ query: SearchQuery) -> SearchQuery {
+        var evidence = query
+        (evidence.orderBy, evidence.order) = (.relevance, .desc)
+        (evidence.tagsIn, evidence.tagsAll, evidence.tagsNotIn, evidence.metadata) = ([], [], [], [])
+        (evidence.created, evidence.modified, evidence.hasImage) = (nil, nil, nil)
+        return evidence
+    }
+
+    /// - Parameters:
+    ///   - messages: message hits of ``evidenceQuery(_:)``.
+    ///   - direct: dialogues matching by their own text (already filtered), with their relevance.
+    ///   - fetch: loads the dialogues with these ids that pass the query's filters.
+    public static func results(
+        _ query: SearchQuery, messages: [(message: MessageRecord, relevance: Double)], direct: [(dialogue: DialogueRecord, relevance: Double)],
+        fetch: ([String]) async throws -> [DialogueRecord]
+    ) async throws -> [SearchHit] {
+        var evidence: [String: [(message: MessageRecord, relevance: Double)]] = [:]
+        for hit in messages.sorted(by: { $0.relevance > $1.relevance }) { evidence[hit.message.dialogueId, default: []].append(hit) }
+        var scores = evidence.mapValues { $0.map(\.relevance).max() ?? 0 }
+        var records: [String: DialogueRecord] = [:]
+        for hit in direct {
+            records[hit.dialogue.id] = hit.dialogue
+            scores[hit.dialogue.id] = max(scores[hit.dialogue.id] ?? 0, hit.relevance)
+        }
+        let missing = scores.keys.filter { records[$0] == nil }
+        if !missing.isEmpty { for record in try await fetch(missing) { records[record.id] = record } }
+        return query.ordered(records.values.map { SearchHit(item: .dialogue($0), relevance: scores[$0.id] ?? 0, matches: Array((evidence[$0.id] ?? []).prefix(3))) })
+    }
+}

@@ -35,42 +35,26 @@ extension PostgresConversationStorage {
         }
     }
 
-    /// As on SQLite: dialogues matching by their own text or by their messages (the `matches`).
+    /// See ``DialogueSearch``.
     private func searchDialogues(_ query: SearchQuery, scope: Scope) async throws -> [SearchHit] {
-        var messageQuery = query
-        (messageQuery.orderBy, messageQuery.order) = (.relevance, .desc)
-        (messageQuery.tagsIn, messageQuery.tagsAll, messageQuery.tagsNotIn, messageQuery.metadata) = ([], [], [], [])
-        (messageQuery.created, messageQuery.modified, messageQuery.hasImage) = (nil, nil, nil)
-        var evidence: [String: [(message: MessageRecord, relevance: Double)]] = [:]
-        for hit in try await searchMessages(messageQuery, scope: scope, limit: Self.candidates).sorted(by: { $0.relevance > $1.relevance }) {
-            evidence[hit.message.dialogueId, default: []].append(hit)
-        }
-        var scores = evidence.mapValues { $0.map(\.relevance).max() ?? 0 }
-        var records: [String: DialogueRecord] = [:]
-        let imageCondition: (inout Statement) -> String? = { statement in
-            guard let hasImage = query.hasImage else { return nil }
-            return "\(hasImage ? "" : "NOT ")EXISTS (SELECT 1 FROM \(self.messagesTable) m WHERE m.project_id = r.project_id AND m.namespace = r.namespace AND m.dialogue_id = r.id AND m.has_image)"
+        let messages = try await searchMessages(DialogueSearch.evidenceQuery(query), scope: scope, limit: Self.candidates)
+        let messagesTable = messagesTable
+        let imageCondition: String? = query.hasImage.map { hasImage in
+            "\(hasImage ? "" : "NOT ")EXISTS (SELECT 1 FROM \(messagesTable) m WHERE m.project_id = r.project_id AND m.namespace = r.namespace AND m.dialogue_id = r.id AND m.has_image)"
         }
         var statement = Statement()
-        var conditions = Self.filters(query, alias: "r", &statement)
-        if let image = imageCondition(&statement) { conditions.append(image) }
-        for hit in try await ranked(&statement, table: dialogues, columns: Self.dialogueColumns, query: query, scope: scope, conditions: conditions, limit: Self.candidates) {
-            let record = try Self.dialogueRecord(hit.row, scope: scope)
-            records[record.id] = record
-            scores[record.id] = max(scores[record.id] ?? 0, query.relevance(score: hit.score, text: SearchText.of(dialogue: record)))
-        }
-        let missing = scores.keys.filter { records[$0] == nil }
-        if !missing.isEmpty {
-            var fetch = Statement()
-            var conditions = [fetch.scope(scope, alias: "r"), "r.id = ANY(\(fetch.bind(missing)))"] + Self.filters(query, alias: "r", &fetch)
-            if let image = imageCondition(&fetch) { conditions.append(image) }
-            fetch.sql = "SELECT \(Self.prefixed(Self.dialogueColumns)) FROM \(dialogues) r WHERE \(conditions.joined(separator: " AND "))"
-            for row in try await rows(fetch) {
-                let record = try Self.dialogueRecord(row, scope: scope)
-                records[record.id] = record
+        let conditions = Self.filters(query, alias: "r", &statement) + (imageCondition.map { [$0] } ?? [])
+        let direct = try await ranked(&statement, table: dialogues, columns: Self.dialogueColumns, query: query, scope: scope, conditions: conditions, limit: Self.candidates)
+            .map { hit in
+                let dialogue = try Self.dialogueRecord(hit.row, scope: scope)
+                return (dialogue, query.relevance(score: hit.score, text: SearchText.of(dialogue: dialogue)))
             }
+        return try await DialogueSearch.results(query, messages: messages, direct: direct) { ids in
+            var fetch = Statement()
+            let conditions = [fetch.scope(scope, alias: "r"), "r.id = ANY(\(fetch.bind(ids)))"] + Self.filters(query, alias: "r", &fetch) + (imageCondition.map { [$0] } ?? [])
+            fetch.sql = "SELECT \(Self.prefixed(Self.dialogueColumns)) FROM \(dialogues) r WHERE \(conditions.joined(separator: " AND "))"
+            return try await rows(fetch).map { try Self.dialogueRecord($0, scope: scope) }
         }
-        return query.ordered(records.values.map { SearchHit(item: .dialogue($0), relevance: scores[$0.id] ?? 0, matches: Array((evidence[$0.id] ?? []).prefix(3))) })
     }
 
     static func prefixed(_ columns: String) -> String {

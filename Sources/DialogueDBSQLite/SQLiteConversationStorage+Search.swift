@@ -57,45 +57,31 @@ extension SQLiteConversationStorage {
         }
     }
 
-    /// Dialogues whose label, tags, state or metadata match, or whose messages do (those are the `matches`);
-    /// a dialogue's relevance is the best of either.
+    /// See ``DialogueSearch``.
     private func searchDialogues(_ query: SearchQuery, scope: Scope) async throws -> [SearchHit] {
-        var messageQuery = query
-        messageQuery.orderBy = .relevance
-        messageQuery.order = .desc
-        (messageQuery.tagsIn, messageQuery.tagsAll, messageQuery.tagsNotIn, messageQuery.metadata) = ([], [], [], [])
-        (messageQuery.created, messageQuery.modified, messageQuery.hasImage) = (nil, nil, nil)
-        var evidence: [String: [(message: MessageRecord, relevance: Double)]] = [:]
-        for hit in try await searchMessages(messageQuery, scope: scope, limit: Self.candidates).sorted(by: { $0.relevance > $1.relevance }) {
-            evidence[hit.message.dialogueId, default: []].append(hit)
-        }
+        let messages = try await searchMessages(DialogueSearch.evidenceQuery(query), scope: scope, limit: Self.candidates)
         var (conditions, binds) = Self.filters(query, alias: "r")
         if let hasImage = query.hasImage {
             conditions.append("\(hasImage ? "" : "NOT ")EXISTS (SELECT 1 FROM db_messages m WHERE m.project_id = r.project_id AND m.namespace = r.namespace AND m.dialogue_id = r.id AND m.has_image = 1)")
         }
-        var scores: [String: Double] = evidence.mapValues { $0.map(\.relevance).max() ?? 0 }
-        var records: [String: DialogueRecord] = [:]
         let direct = try await ranked(table: "db_dialogues", fts: "db_dialogues_fts", columns: Self.dialogueColumns, query: query, scope: scope,
-                                      conditions: conditions, binds: binds, limit: Self.candidates)
-        for hit in direct {
-            let record = Self.dialogueRecord(hit.row, scope: scope)
-            records[record.id] = record
-            scores[record.id] = max(scores[record.id] ?? 0, query.relevance(score: hit.score, text: SearchText.of(dialogue: record)))
+                                      conditions: conditions, binds: binds, limit: Self.candidates).map { hit in
+            let dialogue = Self.dialogueRecord(hit.row, scope: scope)
+            return (dialogue, query.relevance(score: hit.score, text: SearchText.of(dialogue: dialogue)))
         }
-        // Dialogues found only through their messages still have to pass the dialogue filters.
-        let missing = scores.keys.filter { records[$0] == nil }
-        for start in stride(from: 0, to: missing.count, by: 500) {
-            let ids = Array(missing[start..<min(start + 500, missing.count)])
-            let rows = try await reader.query(
-                "SELECT \(Self.dialogueColumns) FROM db_dialogues r WHERE r.project_id = ? AND r.namespace = ? AND r.id IN (\(Array(repeating: "?", count: ids.count).joined(separator: ",")))"
-                    + conditions.map { " AND \($0)" }.joined(),
-                Self.key(scope) + ids.map { .text($0) } + binds
-            )
-            for row in rows { records[Self.text(row, "id") ?? ""] = Self.dialogueRecord(row, scope: scope) }
+        return try await DialogueSearch.results(query, messages: messages, direct: direct) { ids in
+            var found: [DialogueRecord] = []
+            for start in stride(from: 0, to: ids.count, by: 500) {
+                let chunk = Array(ids[start..<min(start + 500, ids.count)])
+                let rows = try await reader.query(
+                    "SELECT \(Self.dialogueColumns) FROM db_dialogues r WHERE r.project_id = ? AND r.namespace = ? AND r.id IN (\(Array(repeating: "?", count: chunk.count).joined(separator: ",")))"
+                        + conditions.map { " AND \($0)" }.joined(),
+                    Self.key(scope) + chunk.map { .text($0) } + binds
+                )
+                found += rows.map { Self.dialogueRecord($0, scope: scope) }
+            }
+            return found
         }
-        return query.ordered(records.values.map { record in
-            SearchHit(item: .dialogue(record), relevance: scores[record.id] ?? 0, matches: Array((evidence[record.id] ?? []).prefix(3)))
-        })
     }
 
     /// Rows of `table` matching the query's words through `fts`, with their relevance, filtered and ordered.

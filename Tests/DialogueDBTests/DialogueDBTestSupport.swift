@@ -4,6 +4,7 @@ import DialogueDBServer
 import DialogueDBPostgres
 import DialogueDBSQLite
 import Foundation
+import Hummingbird
 import Logging
 import ServiceLifecycle
 import TestSupport
@@ -115,5 +116,24 @@ func dialogueDBError(_ body: () async throws -> Void) async -> DialogueDBError? 
     } catch {
         Issue.record("expected a DialogueDBError, got \(error)")
         return nil
+    }
+}
+
+/// A local HTTP endpoint (an OpenAI-compatible model server stand-in) on a free port while `body` runs.
+func withLocalEndpoint<Result: Sendable>(_ router: Router<BasicRequestContext>, _ body: @Sendable (_ url: String) async throws -> Result) async throws -> Result {
+    let port = AsyncValue<Int>()
+    let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: { port.set($0.localAddress?.port ?? 0) }, logger: testLogger)
+    let group = ServiceGroup(services: [app], logger: testLogger)
+    return try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await group.run() }
+        let result: Swift.Result<Result, any Error>
+        do {
+            result = .success(try await body("http://127.0.0.1:\(try await port.value())/v1"))
+        } catch {
+            result = .failure(error)
+        }
+        await group.triggerGracefulShutdown()
+        try await tasks.waitForAll()
+        return try result.get()
     }
 }

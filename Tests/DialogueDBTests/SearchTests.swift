@@ -159,12 +159,7 @@ struct HybridSearchTests {
             let data = inputs.enumerated().map { index, text -> SocketValue in ["index": .int(Int64(index)), "embedding": Self.vector(text)] }
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: SocketValue.object(["data": .array(data)]).jsonText)))
         }
-        let port = AsyncValue<Int>()
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: { port.set($0.localAddress?.port ?? 0) }, logger: testLogger)
-        let group = ServiceGroup(services: [app], logger: testLogger)
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            let url = "http://127.0.0.1:\(try await port.value())/v1"
+        try await withLocalEndpoint(router) { url in
             try await withStorage { storage in
                 let plain = ConversationStore(transport: EmbeddedTransport(api: DialogueDBAPI(storage: storage)))
                 let dialogue = try await plain.createDialogue()
@@ -178,8 +173,6 @@ struct HybridSearchTests {
                 #expect(ranked[0].relevance > ranked[1].relevance)
                 #expect(requests.all.first == "concepts")
             }
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
         }
     }
 }

@@ -88,12 +88,7 @@ struct SummaryTests {
             let answer: SocketValue = ["choices": [["message": ["role": "assistant", "content": "A replacement for order 1234 ships Thursday."]]]]
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: answer.jsonText)))
         }
-        let port = AsyncValue<Int>()
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: { port.set($0.localAddress?.port ?? 0) }, logger: testLogger)
-        let group = ServiceGroup(services: [app], logger: testLogger)
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            let url = "http://127.0.0.1:\(try await port.value())/v1"
+        try await withLocalEndpoint(router) { url in
             try await withStorage { storage in
                 let api = DialogueDBAPI(storage: storage, summarizer: ChatCompletionsSummarizer(baseURL: url, model: "test-model", apiKey: "sk-local"))
                 let db = ConversationStore(transport: EmbeddedTransport(api: api))
@@ -112,8 +107,6 @@ struct SummaryTests {
                 let failed = try await Self.completed(broken, try #require(try await broken.getDialogue(dialogue.id)).summarize())
                 #expect(failed.status == .failed && failed.error?.contains("404") == true)
             }
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
         }
     }
 }
