@@ -6,14 +6,17 @@ import SocketIO
 extension SQLiteConversationStorage {
     // MARK: Index upkeep (inside the writer's transactions)
 
-    func index(_ table: String, rowid row: SQLiteRow?, text: String) async throws {
+    /// The index's `scope` column: project and namespace in one value.
+    static func scopeKey(_ scope: Scope) -> SQLiteData { .text(scope.projectId + "\u{1}" + (scope.namespace ?? "")) }
+
+    func index(_ table: String, rowid row: SQLiteRow?, text: String, scope: Scope) async throws {
         guard let rowid = row?.column("rowid")?.integer else { return }
-        _ = try await writer.query("INSERT INTO \(table) (rowid, body) VALUES (?, ?)", [.integer(rowid), .text(text)])
+        _ = try await writer.query("INSERT INTO \(table) (rowid, body, scope) VALUES (?, ?, ?)", [.integer(rowid), .text(text), Self.scopeKey(scope)])
     }
 
-    func reindex(_ table: String, rowid row: SQLiteRow?, text: String) async throws {
+    func reindex(_ table: String, rowid row: SQLiteRow?, text: String, scope: Scope) async throws {
         try await unindex(table, rowid: row)
-        try await index(table, rowid: row, text: text)
+        try await index(table, rowid: row, text: text, scope: scope)
     }
 
     func unindex(_ table: String, rowid row: SQLiteRow?) async throws {
@@ -88,13 +91,25 @@ extension SQLiteConversationStorage {
     private func ranked(
         table: String, fts: String, columns: String, query: SearchQuery, scope: Scope, conditions: [String], binds: [SQLiteData], limit: Int
     ) async throws -> [(row: SQLiteRow, score: Double)] {
-        let match = query.terms.map { "\"\($0)\"" }.joined(separator: " OR ")
+        let match = try await matchExpression(query.terms, fts: fts, table: table)
         let order: String = switch query.orderBy {
         case .relevance: "score \(query.order == .asc ? "ASC" : "DESC")"
         case .created: "r.created \(query.order == .asc ? "ASC" : "DESC")"
         case .modified: "r.modified \(query.order == .asc ? "ASC" : "DESC")"
         }
         let prefixed = columns.split(separator: ",").map { "r.\($0.trimmingCharacters(in: .whitespaces))" }.joined(separator: ", ")
+        if conditions.isEmpty, query.orderBy == .relevance {
+            // No filter on the records: rank inside the index (its `scope` column) and read only the rows kept.
+            let rows = try await reader.query(
+                """
+                SELECT \(prefixed), -f.rank AS score FROM (
+                    SELECT rowid, rank FROM \(fts) WHERE \(fts) MATCH ? AND scope = ? ORDER BY rank LIMIT ?
+                ) f JOIN \(table) r ON r.rowid = f.rowid ORDER BY f.rank \(query.order == .asc ? "DESC" : "ASC"), r.id
+                """,
+                [.text(match), Self.scopeKey(scope), .integer(limit)]
+            )
+            return rows.map { ($0, $0.column("score")?.double ?? 0) }
+        }
         let rows = try await reader.query(
             """
             SELECT \(prefixed), -bm25(\(fts)) AS score FROM \(fts) JOIN \(table) r ON r.rowid = \(fts).rowid
@@ -104,6 +119,27 @@ extension SQLiteConversationStorage {
             [.text(match)] + Self.key(scope) + binds + [.integer(limit)]
         )
         return rows.map { ($0, $0.column("score")?.double ?? 0) }
+    }
+
+    /// The FTS5 query for `terms`: any of them, leaving out words that more than a fifth of the records have
+    /// when rarer ones remain. Their BM25 weight is near zero, yet ranking every record that has one is
+    /// most of a search's time on a large table; records matching only such a word would rank last anyway.
+    /// (Words the index stores stemmed differently are always kept.)
+    func matchExpression(_ terms: [String], fts: String, table: String) async throws -> String {
+        let unique = Array(Set(terms)).sorted()
+        var kept = unique
+        if unique.count > 1 {
+            let total = try await reader.query("SELECT max(rowid) AS total FROM \(table)").first?.column("total")?.integer ?? 0
+            let counts = try await reader.query(
+                "SELECT term, doc FROM \(fts.replacingOccurrences(of: "_fts", with: "_vocab")) WHERE term IN (\(Array(repeating: "?", count: unique.count).joined(separator: ",")))",
+                unique.map { .text($0) }
+            )
+            var documents: [String: Int] = [:]
+            for row in counts { documents[Self.text(row, "term") ?? ""] = Self.integer(row, "doc") }
+            let rare = unique.filter { total < 1000 || (documents[$0] ?? 0) * 5 <= total }
+            kept = rare.isEmpty ? [unique.min { (documents[$0] ?? 0) < (documents[$1] ?? 0) }!] : rare
+        }
+        return kept.map { "\"\($0)\"" }.joined(separator: " OR ")
     }
 
     /// The API's filters on tags, metadata and dates as SQL on the table aliased `alias`.

@@ -81,10 +81,15 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
                 PRIMARY KEY (project_id, namespace, dialogue_id, id)
             )
             """,
-            // Full-text indexes: one row per record, the same rowid (porter stemming, unicode words).
-            "CREATE VIRTUAL TABLE db_dialogues_fts USING fts5(body, tokenize = 'porter unicode61')",
-            "CREATE VIRTUAL TABLE db_messages_fts USING fts5(body, tokenize = 'porter unicode61')",
-            "CREATE VIRTUAL TABLE db_memories_fts USING fts5(body, tokenize = 'porter unicode61')",
+            // Full-text indexes: one row per record, the same rowid (porter stemming, unicode words); `scope` (project
+            // and namespace) lets an unfiltered search rank inside the index and read only the rows it returns.
+            "CREATE VIRTUAL TABLE db_dialogues_fts USING fts5(body, scope UNINDEXED, tokenize = 'porter unicode61')",
+            "CREATE VIRTUAL TABLE db_messages_fts USING fts5(body, scope UNINDEXED, tokenize = 'porter unicode61')",
+            "CREATE VIRTUAL TABLE db_memories_fts USING fts5(body, scope UNINDEXED, tokenize = 'porter unicode61')",
+            // Each indexed word's document count, to leave out words most records have (see `matchExpression`).
+            "CREATE VIRTUAL TABLE db_dialogues_vocab USING fts5vocab(db_dialogues_fts, row)",
+            "CREATE VIRTUAL TABLE db_messages_vocab USING fts5vocab(db_messages_fts, row)",
+            "CREATE VIRTUAL TABLE db_memories_vocab USING fts5vocab(db_memories_fts, row)",
         ]),
     ]
 
@@ -116,7 +121,7 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
                     .text(dialogue.modified), Self.optional(dialogue.endedAt), Self.optional(dialogue.archivedAt),
                 ]
             )
-            try await index("db_dialogues_fts", rowid: inserted.first, text: SearchText.of(dialogue: dialogue))
+            try await index("db_dialogues_fts", rowid: inserted.first, text: SearchText.of(dialogue: dialogue), scope: scope)
             try await insert(messages, scope: scope)
         }
     }
@@ -165,7 +170,7 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
                 binds + Self.key(scope) + [.text(id)]
             )
             guard let dialogue = try await Self.dialogue(on: writer, id: id, scope: scope) else { return nil }
-            try await reindex("db_dialogues_fts", rowid: updated.first, text: SearchText.of(dialogue: dialogue))
+            try await reindex("db_dialogues_fts", rowid: updated.first, text: SearchText.of(dialogue: dialogue), scope: scope)
             return dialogue
         }
     }
@@ -243,11 +248,11 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
                 var indexBinds: [SQLiteData] = []
                 for row in inserted {
                     guard let rowid = row.column("rowid")?.integer else { continue }
-                    indexBinds += [.integer(rowid), .text(texts[Self.text(row, "id") ?? ""] ?? "")]
+                    indexBinds += [.integer(rowid), .text(texts[Self.text(row, "id") ?? ""] ?? ""), Self.scopeKey(scope)]
                 }
                 if !indexBinds.isEmpty {
                     _ = try await writer.query(
-                        "INSERT INTO db_messages_fts (rowid, body) VALUES " + Array(repeating: "(?, ?)", count: indexBinds.count / 2).joined(separator: ", "), indexBinds
+                        "INSERT INTO db_messages_fts (rowid, body, scope) VALUES " + Array(repeating: "(?, ?, ?)", count: indexBinds.count / 3).joined(separator: ", "), indexBinds
                     )
                 }
             } catch let error as SQLiteError where [.constraint, .constraintPrimaryKeyFailed, .constraintUniqueFailed].contains(error.reason) {
@@ -321,7 +326,7 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
                     .text(SocketValue.object(memory.metadata).jsonText), .text(memory.created), .text(memory.modified),
                 ]
             )
-            try await index("db_memories_fts", rowid: inserted.first, text: SearchText.of(memory: memory))
+            try await index("db_memories_fts", rowid: inserted.first, text: SearchText.of(memory: memory), scope: scope)
         }
     }
 
@@ -347,7 +352,7 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
                 [Self.tags(tags), .text(modified)] + Self.key(scope) + [.text(id)]
             )
             guard let memory = try await Self.memory(on: writer, id: id, scope: scope) else { return nil }
-            try await reindex("db_memories_fts", rowid: updated.first, text: SearchText.of(memory: memory))
+            try await reindex("db_memories_fts", rowid: updated.first, text: SearchText.of(memory: memory), scope: scope)
             return memory
         }
     }
