@@ -100,7 +100,7 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
         """
 
     public func insertDialogue(_ dialogue: DialogueRecord, messages: [MessageRecord], scope: Scope) async throws {
-        try await turns.transaction(on: writer) {
+        try await turns.transaction(on: writer) { [self] in
             let key = Self.key(scope)
             if try await !writer.query("SELECT 1 FROM db_dialogues WHERE project_id = ? AND namespace = ? AND id = ?", key + [.text(dialogue.id)]).isEmpty {
                 throw DialogueDBError.duplicateID("dialogue", dialogue.id)
@@ -164,10 +164,11 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
             assignments.append("label = ?")
             binds.append(label.isEmpty ? .null : .text(label))
         }
-        return try await turns.transaction(on: writer) {
+        let (sql, values) = ("UPDATE db_dialogues SET \(assignments.joined(separator: ", ")) WHERE project_id = ? AND namespace = ? AND id = ? RETURNING rowid", binds)
+        return try await turns.transaction(on: writer) { [self] in
             let updated = try await writer.query(
-                "UPDATE db_dialogues SET \(assignments.joined(separator: ", ")) WHERE project_id = ? AND namespace = ? AND id = ? RETURNING rowid",
-                binds + Self.key(scope) + [.text(id)]
+                sql,
+                values + Self.key(scope) + [.text(id)]
             )
             guard let dialogue = try await Self.dialogue(on: writer, id: id, scope: scope) else { return nil }
             try await reindex("db_dialogues_fts", rowid: updated.first, text: SearchText.of(dialogue: dialogue), scope: scope)
@@ -176,7 +177,7 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
     }
 
     public func endDialogue(id: String, scope: Scope, at time: String) async throws -> DialogueRecord? {
-        try await turns.transaction(on: writer) {
+        try await turns.transaction(on: writer) { [self] in
             _ = try await writer.query(
                 "UPDATE db_dialogues SET status = 'ended', ended_at = COALESCE(ended_at, ?), modified = ? WHERE project_id = ? AND namespace = ? AND id = ?",
                 [.text(time), .text(time)] + Self.key(scope) + [.text(id)]
@@ -186,7 +187,7 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
     }
 
     public func deleteDialogue(id: String, scope: Scope) async throws -> Bool {
-        try await turns.transaction(on: writer) {
+        try await turns.transaction(on: writer) { [self] in
             let rows = try await writer.query(
                 "DELETE FROM db_dialogues WHERE project_id = ? AND namespace = ? AND id = ? RETURNING thread_of, rowid", Self.key(scope) + [.text(id)]
             )
@@ -206,7 +207,7 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
     static let messageColumns = "dialogue_id, id, role, content, name, metadata, tags, content_length, created, modified"
 
     public func appendMessages(_ messages: [MessageRecord], dialogueId: String, scope: Scope, at time: String) async throws {
-        try await turns.transaction(on: writer) {
+        try await turns.transaction(on: writer) { [self] in
             let rows = try await writer.query(
                 "SELECT status FROM db_dialogues WHERE project_id = ? AND namespace = ? AND id = ?", Self.key(scope) + [.text(dialogueId)]
             )
@@ -285,7 +286,7 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
     }
 
     public func updateMessageTags(id: String, dialogueId: String, scope: Scope, tags: [String], modified: String) async throws -> MessageRecord? {
-        try await turns.transaction(on: writer) {
+        try await turns.transaction(on: writer) { [self] in
             _ = try await writer.query(
                 "UPDATE db_messages SET tags = ?, modified = ? WHERE project_id = ? AND namespace = ? AND dialogue_id = ? AND id = ?",
                 [Self.tags(tags), .text(modified)] + Self.key(scope) + [.text(dialogueId), .text(id)]
@@ -295,7 +296,7 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
     }
 
     public func deleteMessage(id: String, dialogueId: String, scope: Scope) async throws -> Bool {
-        try await turns.transaction(on: writer) {
+        try await turns.transaction(on: writer) { [self] in
             let rows = try await writer.query(
                 "DELETE FROM db_messages WHERE project_id = ? AND namespace = ? AND dialogue_id = ? AND id = ? RETURNING rowid",
                 Self.key(scope) + [.text(dialogueId), .text(id)]
@@ -315,7 +316,7 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
     static let memoryColumns = "id, label, description, value, tags, metadata, created, modified"
 
     public func insertMemory(_ memory: MemoryRecord, scope: Scope) async throws {
-        try await turns.transaction(on: writer) {
+        try await turns.transaction(on: writer) { [self] in
             if try await !writer.query("SELECT 1 FROM db_memories WHERE project_id = ? AND namespace = ? AND id = ?", Self.key(scope) + [.text(memory.id)]).isEmpty {
                 throw DialogueDBError.duplicateID("memory", memory.id)
             }
@@ -346,7 +347,7 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
     }
 
     public func updateMemoryTags(id: String, scope: Scope, tags: [String], modified: String) async throws -> MemoryRecord? {
-        try await turns.transaction(on: writer) {
+        try await turns.transaction(on: writer) { [self] in
             let updated = try await writer.query(
                 "UPDATE db_memories SET tags = ?, modified = ? WHERE project_id = ? AND namespace = ? AND id = ? RETURNING rowid",
                 [Self.tags(tags), .text(modified)] + Self.key(scope) + [.text(id)]
@@ -358,7 +359,7 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
     }
 
     public func deleteMemory(id: String, scope: Scope) async throws -> Bool {
-        try await turns.transaction(on: writer) {
+        try await turns.transaction(on: writer) { [self] in
             let rows = try await writer.query("DELETE FROM db_memories WHERE project_id = ? AND namespace = ? AND id = ? RETURNING rowid", Self.key(scope) + [.text(id)])
             guard let row = rows.first else { return false }
             try await unindex("db_memories_fts", rowid: row)
@@ -369,7 +370,7 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
     // MARK: API keys
 
     public func insertKey(_ key: APIKeyRecord, hash: String) async throws {
-        try await turns.transaction(on: writer) {
+        try await turns.transaction(on: writer) { [self] in
             _ = try await writer.query(
                 "INSERT INTO db_api_keys (id, project_id, name, hash, created) VALUES (?, ?, ?, ?, ?)",
                 [.text(key.id), .text(key.projectId), .text(key.name), .text(hash), .text(key.created)]
@@ -387,7 +388,7 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
     }
 
     public func revokeKey(id: String, at time: String) async throws -> Bool {
-        try await turns.transaction(on: writer) {
+        try await turns.transaction(on: writer) { [self] in
             try await !writer.query("UPDATE db_api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING id", [.text(time), .text(id)]).isEmpty
         }
     }
@@ -400,7 +401,7 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
     // MARK: Summaries
 
     public func insertSummary(_ summary: SummaryRecord, scope: Scope) async throws {
-        try await turns.transaction(on: writer) {
+        try await turns.transaction(on: writer) { [self] in
             let existing = try await writer.query(
                 "SELECT 1 FROM db_summaries WHERE project_id = ? AND namespace = ? AND dialogue_id = ? AND id = ?", Self.key(scope) + [.text(summary.dialogueId), .text(summary.id)]
             )
@@ -416,7 +417,7 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
     }
 
     public func updateSummary(_ summary: SummaryRecord, scope: Scope) async throws {
-        try await turns.transaction(on: writer) {
+        try await turns.transaction(on: writer) { [self] in
             _ = try await writer.query(
                 "UPDATE db_summaries SET status = ?, body = ? WHERE project_id = ? AND namespace = ? AND dialogue_id = ? AND id = ?",
                 [.text(summary.status.rawValue), .text(summary.json.jsonText)] + Self.key(scope) + [.text(summary.dialogueId), .text(summary.id)]

@@ -55,45 +55,90 @@ public enum SQLiteDatabase {
     }
 }
 
-/// Serializes transactions on one connection: tasks take turns, first come first served, without
-/// blocking a thread. SQLite allows one transaction per connection; this makes concurrent callers wait.
+/// Writes on one connection, grouped: SQLite allows one transaction per connection, so concurrent callers
+/// wait, and all those waiting when a transaction starts share it — each in a savepoint of its own (a
+/// failing caller rolls back only its own work) under one `COMMIT`, so one `fsync` serves them all. The
+/// first caller leads: it runs the group, then hands the lead to the first caller that arrived meanwhile.
 public final class TransactionTurns: Sendable {
-    private let state = Mutex<(busy: Bool, waiting: Deque<CheckedContinuation<Void, Never>>)>((false, []))
+    private enum Role { case lead, done }
+
+    private struct Entry {
+        let id: Int
+        let body: @Sendable () async throws -> any Sendable
+        let continuation: CheckedContinuation<Role, Never>
+    }
+
+    private struct State {
+        var busy = false
+        var pending: [Entry] = []
+        var outcomes: [Int: Result<any Sendable, any Error>] = [:]
+        var nextID = 0
+    }
+
+    private let state = Mutex(State())
 
     public init() {}
 
-    /// Runs `body` inside `BEGIN IMMEDIATE` … `COMMIT` on `connection` (rolled back if it throws), when it is
-    /// this caller's turn.
-    public func transaction<Result: Sendable>(on connection: SQLiteConnection, _ body: () async throws -> Result) async throws -> Result {
-        await withCheckedContinuation { continuation in
-            let runNow = state.withLock { state -> Bool in
-                guard state.busy else {
-                    state.busy = true
-                    return true
-                }
-                state.waiting.append(continuation)
-                return false
-            }
-            if runNow { continuation.resume() }
+    /// Runs `body` in a transaction on `connection` (with the other callers waiting now), committed when it
+    /// returns and rolled back (its own part) if it throws.
+    public func transaction<Result: Sendable>(on connection: SQLiteConnection, _ body: @escaping @Sendable () async throws -> Result) async throws -> Result {
+        let id = state.withLock { state in
+            state.nextID += 1
+            return state.nextID
         }
-        defer {
-            let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
-                guard let next = state.waiting.popFirst() else {
-                    state.busy = false
-                    return nil
-                }
-                return next
+        let role = await withCheckedContinuation { (continuation: CheckedContinuation<Role, Never>) in
+            let lead = state.withLock { state -> Bool in
+                state.pending.append(Entry(id: id, body: { try await body() }, continuation: continuation))
+                guard !state.busy else { return false }
+                state.busy = true
+                return true
             }
-            next?.resume()
+            if lead { continuation.resume(returning: .lead) }
         }
-        _ = try await connection.query("BEGIN IMMEDIATE")
+        if role == .lead { await lead(on: connection, leader: id) }
+        let outcome = state.withLock { $0.outcomes.removeValue(forKey: id) }
+        switch outcome {
+        case .success(let value)?: return value as! Result  // the entry stored this caller's own `Result`
+        case .failure(let error)?: throw error
+        case nil: preconditionFailure("a transaction finished without an outcome")
+        }
+    }
+
+    /// Runs the waiting callers' bodies in one transaction, records their outcomes, wakes them, and hands
+    /// the lead on.
+    private func lead(on connection: SQLiteConnection, leader: Int) async {
+        let group = state.withLock { state -> [Entry] in
+            defer { state.pending = [] }
+            return state.pending
+        }
+        var outcomes: [Int: Result<any Sendable, any Error>] = [:]
         do {
-            let result = try await body()
+            _ = try await connection.query("BEGIN IMMEDIATE")
+            for entry in group {
+                _ = try await connection.query("SAVEPOINT turn")
+                do {
+                    outcomes[entry.id] = .success(try await entry.body())
+                    _ = try await connection.query("RELEASE turn")
+                } catch {
+                    outcomes[entry.id] = .failure(error)
+                    _ = try await connection.query("ROLLBACK TO turn")
+                    _ = try await connection.query("RELEASE turn")
+                }
+            }
             _ = try await connection.query("COMMIT")
-            return result
         } catch {
             _ = try? await connection.query("ROLLBACK")
-            throw error
+            for entry in group { outcomes[entry.id] = .failure(error) }
         }
+        let next = state.withLock { state -> Entry? in
+            state.outcomes.merge(outcomes) { _, new in new }
+            guard let next = state.pending.first else {
+                state.busy = false
+                return nil
+            }
+            return next
+        }
+        for entry in group where entry.id != leader { entry.continuation.resume(returning: .done) }
+        next?.continuation.resume(returning: .lead)
     }
 }
