@@ -13,9 +13,10 @@ struct RecoveryTests {
     func theSwiftClientRecoversWhatItMissed(store: StoreKind) async throws {
         try await store.withChatRoom { configuration in
             try await withDialogue(configuration) { server, url in
-                // A long first backoff keeps the client away while the room goes on.
+                // A long first backoff keeps the client away while the room goes on; many attempts, so that a
+                // loaded machine (the whole suite runs in parallel) cannot make it give up before it is back.
                 let backoff = Backoff(initial: .milliseconds(400), maximum: .milliseconds(400), jitter: 0)
-                try await withClient(url, auth: ["userId": "alice"], backoff: backoff) { alice in
+                try await withClient(url, auth: ["userId": "alice"], reconnectionAttempts: 50, backoff: backoff) { alice in
                     let room = try await alice.join("general")
                     let received = Recorder<String>(), recoveries = Recorder<Recovery>()
                     room.on(Message) { received.append("\($0.offset ?? -1) \($0.data.text)") }
