@@ -146,7 +146,7 @@ let package = Package(
         // DialogueDB: records, validation, the API (one routing table for REST and the embedded SDK), the storage protocol.
         .target(
             name: "DialogueDBCore",
-            dependencies: ["SocketIO", .product(name: "OrderedCollections", package: "swift-collections")]
+            dependencies: ["SocketIO", .product(name: "OrderedCollections", package: "swift-collections"), .product(name: "Logging", package: "swift-log")]
         ),
         // DialogueDB in an SQLite file.
         .target(

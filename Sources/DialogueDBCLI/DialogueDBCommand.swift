@@ -171,7 +171,7 @@ struct Serve: AsyncParsableCommand {
         if try await store.keys().allSatisfy({ $0.revokedAt != nil }) {
             logger.warning("No API key yet: create one with `dialoguedb keys create --project NAME` (and the same --db/--postgres)")
         }
-        var api = DialogueDBAPI(storage: store)
+        var api = DialogueDBAPI(storage: store, logger: logger)
         if let url = summarizerURL ?? environment["DIALOGUEDB_SUMMARIZER_URL"] {
             api.summarizer = ChatCompletionsSummarizer(baseURL: url, model: summarizerModel, apiKey: environment["DIALOGUEDB_SUMMARIZER_KEY"])
         }

@@ -42,8 +42,9 @@ extension DialogueDBAPI {
             created: now, modified: now
         )
         try await storage.insertSummary(summary, scope: scope)
-        let (storage, summarizer, range) = (storage, summarizer, messages)
+        let (storage, summarizer, range, logger) = (storage, summarizer, messages, logger)
         let processing = summary
+        // The answer does not wait for the model; the summary is finished in the background and polled.
         Task {
             do {
                 summary.content = try await summarizer.summarize(range, template: processing.template)
@@ -51,9 +52,14 @@ extension DialogueDBAPI {
             } catch {
                 summary.status = .failed
                 summary.error = "\(error)"
+                logger.warning("summary failed", metadata: ["db.summary": .string(summary.id), "db.error": "\(error)"])
             }
             summary.modified = Timestamp.now
-            try? await storage.updateSummary(summary, scope: scope)
+            do {
+                try await storage.updateSummary(summary, scope: scope)
+            } catch {
+                logger.error("summary could not be stored", metadata: ["db.summary": .string(summary.id), "db.error": "\(error)"])
+            }
         }
         return processing.json
     }

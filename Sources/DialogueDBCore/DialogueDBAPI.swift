@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import SocketIO
 
 /// Who is asking: the project of the API key, and the request's id (sent back in errors and stored as the
@@ -46,12 +47,18 @@ public struct DialogueDBAPI: Sendable {
     public var summarizer: any Summarizer
     /// When set, search re-ranks its full-text candidates by embedding similarity too. Defaults to `nil`.
     public var embeddings: (any EmbeddingProvider)?
+    /// Where unexpected failures (500s) and failed summaries are logged.
+    public var logger: Logger
 
-    public init(storage: any ConversationStorage, maxPageSize: Int = 100, summarizer: any Summarizer = ExtractiveSummarizer(), embeddings: (any EmbeddingProvider)? = nil) {
+    public init(
+        storage: any ConversationStorage, maxPageSize: Int = 100, summarizer: any Summarizer = ExtractiveSummarizer(),
+        embeddings: (any EmbeddingProvider)? = nil, logger: Logger = Logger(label: "dialoguedb")
+    ) {
         self.storage = storage
         self.maxPageSize = maxPageSize
         self.summarizer = summarizer
         self.embeddings = embeddings
+        self.logger = logger
     }
 
     /// Answers one request: the JSON of a 2xx response.
@@ -94,6 +101,8 @@ public struct DialogueDBAPI: Sendable {
             answered.requestId = context.requestId
             throw answered
         } catch {
+            // The cause stays in the log (it may name tables or values); the client gets the request id to quote.
+            logger.error("request failed", metadata: ["db.request": .string(context.requestId), "db.path": .string(request.path), "db.error": "\(error)"])
             throw DialogueDBError(statusCode: 500, code: "INTERNAL_ERROR", type: "server_error", message: "Internal server error", requestId: context.requestId)
         }
     }
