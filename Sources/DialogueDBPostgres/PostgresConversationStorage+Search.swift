@@ -65,7 +65,8 @@ extension PostgresConversationStorage {
         _ statement: inout Statement, table: String, columns: String, query: SearchQuery, scope: Scope, conditions: [String], limit: Int
     ) async throws -> [(row: PostgresRow, score: Double)] {
         // Terms are letters and digits only, so they are safe in a tsquery; any of them may match.
-        let tsquery = "to_tsquery('english', \(statement.bind(query.terms.joined(separator: " | "))))"
+        let terms = try await keptTerms(query.terms, table: table)
+        let tsquery = "to_tsquery('english', \(statement.bind(terms.joined(separator: " | "))))"
         let order: String = switch query.orderBy {
         case .relevance: "score \(query.order == .asc ? "ASC" : "DESC")"
         case .created: "r.created \(query.order == .asc ? "ASC" : "DESC")"
@@ -79,6 +80,33 @@ extension PostgresConversationStorage {
         let found = try await rows(statement)
         // ts_rank with normalisation 32 is rank / (rank + 1): small numbers, scaled to BM25's range.
         return try found.map { row in (row, try row.makeRandomAccess()["score"].decode(Double.self) * 10) }
+    }
+
+    /// `terms` without the words more than a fifth of the table's records have, when rarer ones remain (as
+    /// on SQLite: their rank weight is near zero, yet ranking every record that has one dominates a search).
+    /// Frequencies come from PostgreSQL's own statistics of the `search` column (`pg_stats`, kept by
+    /// autovacuum's ANALYZE); a word it does not list counts as rare.
+    func keptTerms(_ terms: [String], table: String) async throws -> [String] {
+        let unique = Array(Set(terms)).sorted()
+        guard unique.count > 1 else { return unique }
+        var statement = Statement()
+        let relation = String(table.split(separator: ".").last ?? "")
+        statement.sql = """
+            SELECT t.term, COALESCE((
+                SELECT max(f.freq) FROM unnest(to_tsvector('english', t.term)) v
+                JOIN (SELECT unnest(s.most_common_elems::text::text[]) AS elem, unnest(s.most_common_elem_freqs) AS freq FROM pg_stats s
+                      WHERE s.schemaname = \(statement.bind(schema)) AND s.tablename = \(statement.bind(relation)) AND s.attname = 'search') f
+                ON f.elem = v.lexeme
+            ), 0)::float8 AS freq
+            FROM unnest(\(statement.bind(unique))::text[]) AS t(term)
+            """
+        var frequency: [String: Double] = [:]
+        for row in try await rows(statement) {
+            let (term, freq) = try row.decode((String, Double).self)
+            frequency[term] = freq
+        }
+        let rare = unique.filter { (frequency[$0] ?? 0) <= 0.2 }
+        return rare.isEmpty ? [unique.min { (frequency[$0] ?? 0) < (frequency[$1] ?? 0) }!] : rare
     }
 
     /// Tags, metadata and dates as SQL on `alias`.

@@ -42,6 +42,14 @@ public final class PostgresConversationStorage: ConversationStorage, APIKeyStora
 
     public func close() async {}
 
+    /// Refreshes PostgreSQL's statistics of the tables (autovacuum does it as they grow; search uses them to
+    /// leave out the most common words).
+    public func analyze() async throws {
+        for table in ["dialogues", "messages", "memories"] {
+            try await client.query(PostgresQuery(unsafeSQL: "ANALYZE \(schema).\(table)"), logger: logger)
+        }
+    }
+
     /// Drops the schema with everything in it (for tests and tear-downs; there is no undo).
     public func dropSchema() async throws {
         try await client.query(PostgresQuery(unsafeSQL: "DROP SCHEMA IF EXISTS \(schema) CASCADE"), logger: logger)
