@@ -146,6 +146,7 @@ extension DialogueServer {
         let metricsRoom = metricsLabel(roomId: roomId)
         metrics.delivered(room: metricsRoom, event: metricsEvent, recipients: recipients, after: .now - started)
         let hooks = configuration.hooks.events
+        publishToStreams(message)
         await runHook("events.onTriggered") { try await hooks.onTriggered?(roomId, message) }
         let handlers = state.withLock { state in
             state.handlers.filter { ($0.eventName == message.event || $0.eventName == "*") && ($0.roomPattern == roomId || Glob.matches($0.roomPattern, roomId)) }

@@ -18,8 +18,17 @@ extension DialogueServer {
     static let sseBuffer = 1024
 
     enum StreamItem: Sendable {
-        case event(AnyEventMessage)
+        /// An event's frame, encoded once for every subscriber of the room; its offset, when it has one.
+        case event(ByteBuffer, offset: Int64?)
         case heartbeat
+    }
+
+    /// One open stream: which events it wants (`nil`: all) and where they go.
+    struct StreamSubscriber: Sendable {
+        let names: Set<String>?
+        let continuation: AsyncStream<StreamItem>.Continuation
+
+        func wants(_ event: String) -> Bool { names?.contains(event) ?? true }
     }
 
     func mountSSE<Context: RequestContext>(on router: Router<Context>) {
@@ -43,26 +52,18 @@ extension DialogueServer {
             return Self.error(.eventNotAllowed(refused, roomId), roomId: roomId)
         }
         let lastEventID = (request.headers[HTTPField.Name("Last-Event-ID")!] ?? request.uri.queryParameters.get("lastEventId")).flatMap { Int64($0) }
-        let wanted: @Sendable (AnyEventMessage) -> Bool = { names.contains("*") || names.contains($0.event) }
-
         let (stream, continuation) = AsyncStream<StreamItem>.makeStream(bufferingPolicy: .bufferingOldest(Self.sseBuffer))
-        guard let registration = registerStream(continuation) else {
-            return Self.json(.serviceUnavailable, ["ok": false, "error": DialogueError(.invalidRequest, "The server is stopping").payload()])
-        }
+        let subscriber = StreamSubscriber(names: names.contains("*") ? nil : Set(names), continuation: continuation)
         // Registered before the replay is read, so nothing delivered meanwhile is missed.
-        let unsubscribe = on(roomId, event: "*") { message in
-            guard wanted(message) else { return }
-            if case .dropped = continuation.yield(.event(message)) { continuation.finish() }
+        guard let registration = registerStream(roomId, subscriber) else {
+            return Self.json(.serviceUnavailable, ["ok": false, "error": DialogueError(.serverStopping, "The server is shutting down").payload()])
         }
         let body = ResponseBody { [weak self] writer in
-            defer {
-                unsubscribe()
-                self?.unregisterStream(registration)
-            }
+            defer { self?.unregisterStream(roomId, registration) }
             try await writer.write(ByteBuffer(string: "retry: 3000\n\n"))
             var replayedThrough = Int64.min
             if let lastEventID, let self {
-                for message in await self.loggedEvents(roomId, after: lastEventID, limit: self.configuration.maxRecoveryEvents) ?? [] where wanted(message) {
+                for message in await self.loggedEvents(roomId, after: lastEventID, limit: self.configuration.maxRecoveryEvents) ?? [] where subscriber.wants(message.event) {
                     try await writer.write(Self.frame(message))
                     replayedThrough = message.offset ?? replayedThrough
                 }
@@ -76,9 +77,9 @@ extension DialogueServer {
                 }
                 for await item in stream {
                     switch item {
-                    case .event(let message):
-                        if let offset = message.offset, offset <= replayedThrough { continue }
-                        try await writer.write(Self.frame(message))
+                    case .event(let frame, let offset):
+                        if let offset, offset <= replayedThrough { continue }
+                        try await writer.write(frame)
                     case .heartbeat:
                         try await writer.write(ByteBuffer(string: ": ping\n\n"))
                     }
@@ -131,17 +132,32 @@ extension DialogueServer {
         return ByteBuffer(string: text)
     }
 
-    private func registerStream(_ continuation: AsyncStream<StreamItem>.Continuation) -> Int? {
+    private func registerStream(_ roomId: String, _ subscriber: StreamSubscriber) -> Int? {
         state.withLock { state in
             guard !state.streamsClosed else { return nil }
             state.nextStreamID += 1
-            state.streams[state.nextStreamID] = continuation
+            state.streams[roomId, default: [:]][state.nextStreamID] = subscriber
             return state.nextStreamID
         }
     }
 
-    private func unregisterStream(_ id: Int) {
-        _ = state.withLock { $0.streams.removeValue(forKey: id) }
+    private func unregisterStream(_ roomId: String, _ id: Int) {
+        state.withLock { state in
+            state.streams[roomId]?[id] = nil
+            if state.streams[roomId]?.isEmpty == true { state.streams[roomId] = nil }
+        }
+    }
+
+    /// Hands a delivered event to the room's streams: encoded once, whatever their number. A stream more
+    /// than ``sseBuffer`` events behind is ended (its client resumes by `Last-Event-ID`).
+    func publishToStreams(_ message: AnyEventMessage) {
+        guard let subscribers = state.withLock({ $0.streams[message.roomId].map { Array($0.values) } }) else { return }
+        let interested = subscribers.filter { $0.wants(message.event) }
+        guard !interested.isEmpty else { return }
+        let frame = Self.frame(message)
+        for subscriber in interested {
+            if case .dropped = subscriber.continuation.yield(.event(frame, offset: message.offset)) { subscriber.continuation.finish() }
+        }
     }
 
     /// Ends every event stream (the server is stopping); later requests are refused.
@@ -149,8 +165,8 @@ extension DialogueServer {
         let open = state.withLock { state in
             state.streamsClosed = true
             defer { state.streams = [:] }
-            return Array(state.streams.values)
+            return state.streams.values.flatMap(\.values)
         }
-        for continuation in open { continuation.finish() }
+        for subscriber in open { subscriber.continuation.finish() }
     }
 }

@@ -59,8 +59,8 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
         /// Delivered events the history store refused, oldest first, waiting for a retry.
         var unpersisted: Deque<StoredEvent> = []
         var storeStatus = HistoryStoreStatus(configured: false, healthy: true, pendingEvents: 0, droppedEvents: 0, failedWrites: 0)
-        /// Open Server-Sent Events streams, ended when the server stops.
-        var streams: [Int: AsyncStream<StreamItem>.Continuation] = [:]
+        /// Open Server-Sent Events streams by room, ended when the server stops.
+        var streams: [String: [Int: StreamSubscriber]] = [:]
         var nextStreamID = 0
         var streamsClosed = false
         /// Set when shutdown begins: new events are refused from then on.
