@@ -116,12 +116,13 @@ extension DialogueServer {
     }
 
     /// The token of an `Authorization: Bearer TOKEN` header.
-    static func bearerToken(_ request: Request) -> String? {
+    package static func bearerToken(_ request: Request) -> String? {
         guard let authorization = request.headers[.authorization], authorization.lowercased().hasPrefix("bearer ") else { return nil }
         return String(authorization.dropFirst("bearer ".count)).trimmingCharacters(in: .whitespaces)
     }
 
-    private static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
+    /// Compares secrets in time that does not depend on where they differ.
+    package static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
         let x = Array(a.utf8), y = Array(b.utf8)
         guard x.count == y.count else { return false }
         return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
@@ -140,7 +141,7 @@ extension DialogueServer {
         return json(status, ["ok": false, "error": error.payload(roomId: roomId)])
     }
 
-    static func json(_ status: HTTPResponse.Status, _ value: SocketValue) -> Response {
+    package static func json(_ status: HTTPResponse.Status, _ value: SocketValue) -> Response {
         Response(
             status: status, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
             body: .init(byteBuffer: ByteBuffer(string: value.jsonText))

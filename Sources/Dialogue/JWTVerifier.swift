@@ -16,6 +16,17 @@ public final class JWTVerifier: Sendable {
         case rs256 = "RS256", rs384 = "RS384", rs512 = "RS512"
         case es256 = "ES256", es384 = "ES384", es512 = "ES512"
         case eddsa = "EdDSA"
+
+        /// For HS256/384/512, the shortest secret accepted: as long as the hash output (RFC 7518; jwt-kit
+        /// asserts it); `nil` for the public-key algorithms.
+        public var minimumSecretLength: Int? {
+            switch self {
+            case .hs256: 32
+            case .hs384: 48
+            case .hs512: 64
+            default: nil
+            }
+        }
     }
 
     /// A verification key.
@@ -45,14 +56,14 @@ public final class JWTVerifier: Sendable {
         for key in keys {
             switch key {
             case .secret(let secret, let algorithm):
-                let (digest, minimum): (DigestAlgorithm, Int)
+                let digest: DigestAlgorithm
                 switch algorithm {
-                case .hs256: (digest, minimum) = (.sha256, 32)
-                case .hs384: (digest, minimum) = (.sha384, 48)
-                case .hs512: (digest, minimum) = (.sha512, 64)
+                case .hs256: digest = .sha256
+                case .hs384: digest = .sha384
+                case .hs512: digest = .sha512
                 default: throw Failure(reason: "a secret is for HS256, HS384 or HS512, not \(algorithm.rawValue)")
                 }
-                // As long as the hash output, as RFC 7518 asks (jwt-kit asserts it).
+                let minimum = algorithm.minimumSecretLength ?? 0
                 guard secret.utf8.count >= minimum else {
                     throw Failure(reason: "an \(algorithm.rawValue) secret must be at least \(minimum) bytes")
                 }

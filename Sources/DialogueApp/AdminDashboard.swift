@@ -69,7 +69,7 @@ struct AdminDashboard: Sendable {
         router.get("/admin") { _, _ in StandaloneServer.html(page) }
         router.get("/admin/api/state") { request, _ in
             guard authorized(request) else { return Self.unauthorized }
-            return StandaloneServer.json(.ok, snapshot())
+            return DialogueServer.json(.ok, snapshot())
         }
         router.post("/admin/api/clients/:id/disconnect") { request, context in
             guard authorized(request) else { return Self.unauthorized }
@@ -78,7 +78,7 @@ struct AdminDashboard: Sendable {
                 return Self.failure(.notFound, "NOT_CONNECTED", "No connection \(id)")
             }
             client.disconnect()
-            return StandaloneServer.json(.ok, ["ok": true])
+            return DialogueServer.json(.ok, ["ok": true])
         }
         router.delete("/admin/api/rooms/:id") { request, context in
             guard authorized(request) else { return Self.unauthorized }
@@ -87,21 +87,18 @@ struct AdminDashboard: Sendable {
                 return Self.failure(.conflict, "PERMISSION_DENIED", "\(id) is defined in the configuration; only rooms made at runtime can be deleted")
             }
             guard await server.deleteRoom(id) else { return Self.failure(.notFound, "ROOM_NOT_FOUND", "No room \(id)") }
-            return StandaloneServer.json(.ok, ["ok": true])
+            return DialogueServer.json(.ok, ["ok": true])
         }
     }
 
     private func authorized(_ request: Request) -> Bool {
-        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else { return false }
-        let given = Array(header.dropFirst("bearer ".count).trimmingCharacters(in: .whitespaces).utf8), expected = Array(token.utf8)
-        guard given.count == expected.count else { return false }
-        return zip(given, expected).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+        DialogueServer.bearerToken(request).map { DialogueServer.constantTimeEquals($0, token) } ?? false
     }
 
     private static var unauthorized: Response { failure(.unauthorized, "UNAUTHORIZED", "The admin token is missing or wrong") }
 
     private static func failure(_ status: HTTPResponse.Status, _ code: String, _ message: String) -> Response {
-        StandaloneServer.json(status, ["ok": false, "error": ["code": .string(code), "message": .string(message)]])
+        DialogueServer.json(status, ["ok": false, "error": ["code": .string(code), "message": .string(message)]])
     }
 
     /// Connections, rooms with sizes and rates, the latest events and the history store's status.

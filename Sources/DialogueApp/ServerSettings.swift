@@ -216,12 +216,7 @@ struct SettingsReader {
         var keys: [JWTVerifier.Key] = []
         if let secret = settings["secret"] {
             let text = try secret.nonEmptyString
-            let minimum = switch algorithm {
-            case .hs256: 32
-            case .hs384: 48
-            case .hs512: 64
-            default: throw secret.error("a secret is for HS256, HS384 or HS512, not \(name)")
-            }
+            guard let minimum = algorithm.minimumSecretLength else { throw secret.error("a secret is for HS256, HS384 or HS512, not \(name)") }
             guard text.utf8.count >= minimum else { throw secret.error("an \(name) secret must be at least \(minimum) bytes") }
             keys.append(.secret(text, algorithm: algorithm))
         }

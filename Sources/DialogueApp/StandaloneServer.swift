@@ -111,13 +111,6 @@ public struct StandaloneServer: Sendable {
     static func html(_ page: ByteBuffer) -> Response {
         Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-cache"], body: .init(byteBuffer: page))
     }
-
-    static func json(_ status: HTTPResponse.Status, _ value: SocketValue) -> Response {
-        Response(
-            status: status, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(string: value.jsonText))
-        )
-    }
 }
 
 /// The demo's live dashboard: every two seconds, `stats {connections, rooms, eventsPerSecond, uptimeSeconds}`
