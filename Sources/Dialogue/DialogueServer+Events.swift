@@ -146,11 +146,12 @@ extension DialogueServer {
         let metricsRoom = metricsLabel(roomId: roomId)
         metrics.delivered(room: metricsRoom, event: metricsEvent, recipients: recipients, after: .now - started)
         let hooks = configuration.hooks.events
-        publishToStreams(message)
         await runHook("events.onTriggered") { try await hooks.onTriggered?(roomId, message) }
-        let handlers = state.withLock { state in
-            state.handlers.filter { ($0.eventName == message.event || $0.eventName == "*") && ($0.roomPattern == roomId || Glob.matches($0.roomPattern, roomId)) }
+        let (handlers, streams) = state.withLock { state in
+            (state.handlers.filter { ($0.eventName == message.event || $0.eventName == "*") && ($0.roomPattern == roomId || Glob.matches($0.roomPattern, roomId)) },
+             state.streams[roomId].map { Array($0.values) } ?? [])
         }
+        publish(message, to: streams)
         for registration in handlers {
             await runHook("on(\(registration.roomPattern), \(registration.eventName))") { try await registration.handler(message) }
         }

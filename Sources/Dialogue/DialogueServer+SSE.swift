@@ -148,10 +148,9 @@ extension DialogueServer {
         }
     }
 
-    /// Hands a delivered event to the room's streams: encoded once, whatever their number. A stream more
+    /// Hands a delivered event to its room's streams: encoded once, whatever their number. A stream more
     /// than ``sseBuffer`` events behind is ended (its client resumes by `Last-Event-ID`).
-    func publishToStreams(_ message: AnyEventMessage) {
-        guard let subscribers = state.withLock({ $0.streams[message.roomId].map { Array($0.values) } }) else { return }
+    func publish(_ message: AnyEventMessage, to subscribers: [StreamSubscriber]) {
         let interested = subscribers.filter { $0.wants(message.event) }
         guard !interested.isEmpty else { return }
         let frame = Self.frame(message)

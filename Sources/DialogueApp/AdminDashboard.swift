@@ -35,10 +35,8 @@ final class ServerActivity: Sendable {
             state.total += 1
             state.recent.prepend(Entry(roomId: roomId, event: message.event, from: message.from, timestamp: message.timestamp, offset: message.offset))
             if state.recent.count > Self.recentLimit { state.recent.removeLast() }
-            var counts = state.perSecond[roomId] ?? []
-            if counts.last?.second == second { counts[counts.count - 1].count += 1 } else { counts.append((second, 1)) }
-            while let first = counts.first, first.second <= second - 60 { counts.removeFirst() }
-            state.perSecond[roomId] = counts
+            // Mutated in place: a copy out of the dictionary and back would copy the whole minute per event.
+            state.perSecond[roomId, default: []].tally(second)
         }
     }
 
@@ -55,6 +53,14 @@ final class ServerActivity: Sendable {
     }
 
     var recent: [Entry] { state.withLock { Array($0.recent) } }
+}
+
+extension Deque where Element == (second: Int64, count: Int) {
+    /// Counts one event in `second`, keeping the last minute.
+    mutating func tally(_ second: Int64) {
+        if last?.second == second { self[count - 1].count += 1 } else { append((second, 1)) }
+        while let first, first.second <= second - 60 { removeFirst() }
+    }
 }
 
 /// `/admin` (the page) and `/admin/api/…` (state, disconnect a client, delete a runtime room), behind a
