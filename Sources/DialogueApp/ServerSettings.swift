@@ -33,8 +33,9 @@ public struct ServerSettings: Sendable {
     public var adminToken: String?
     /// Whether `GET /metrics` serves Prometheus text. Defaults to `true`.
     public var metrics: Bool
-    /// The settings as read, with defaults filled in and secrets hidden: what `dialogue check-config` prints.
-    public internal(set) var effectiveConfiguration: SocketValue = .null
+    /// The settings with defaults filled in and secrets hidden, in the file's shape: what `dialogue
+    /// check-config` prints. Computed, so it follows changes made after reading (`--port`, …).
+    public var effectiveConfiguration: SocketValue { describe() }
 
     /// The default store when a file names none: `DIR/history.sqlite`.
     public static func defaultStore(dataDirectory: String) -> HistoryStoreLocation {
@@ -132,9 +133,7 @@ struct SettingsReader {
                 dialogue.roomTemplates.append(RoomTemplate(pattern, removeWhenEmpty: removeWhenEmpty, room: configuration))
             }
         }
-        var settings = ServerSettings(dialogue: dialogue, store: store, jwtKeys: jwtKeys, adminToken: adminToken, metrics: metrics)
-        settings.effectiveConfiguration = settings.describe()
-        return settings
+        return ServerSettings(dialogue: dialogue, store: store, jwtKeys: jwtKeys, adminToken: adminToken, metrics: metrics)
     }
 
     private func readServer(_ value: ConfigValue, into dialogue: inout DialogueConfiguration) throws(ConfigurationError) {

@@ -191,22 +191,14 @@ struct Keys: AsyncParsableCommand {
         commandName: "keys", abstract: "Manage the server's API keys (stored hashed).", subcommands: [Create.self, List.self, Revoke.self]
     )
 
-    struct Database: ParsableArguments {
-        @OptionGroup var storage: StorageOptions
-
-        func open() async throws -> (storage: any ConversationStorage & APIKeyStorage, close: @Sendable () async -> Void) {
-            try await storage.open(defaultFile: "dialoguedb.sqlite")
-        }
-    }
-
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a key for a project; the key is shown once.")
-        @OptionGroup var database: Database
+        @OptionGroup var database: StorageOptions
         @Option(help: "The project the key gives access to.") var project: String
         @Option(help: "A name to recognise the key by.") var name = "default"
 
         func run() async throws {
-            let (storage, close) = try await database.open()
+            let (storage, close) = try await database.open(defaultFile: "dialoguedb.sqlite")
             let (secret, record) = try await APIKeys.create(projectId: project, name: name, in: storage)
             await close()
             var json = record.json.objectValue ?? [:]
@@ -217,10 +209,10 @@ struct Keys: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List keys (never the secrets).")
-        @OptionGroup var database: Database
+        @OptionGroup var database: StorageOptions
 
         func run() async throws {
-            let (storage, close) = try await database.open()
+            let (storage, close) = try await database.open(defaultFile: "dialoguedb.sqlite")
             let keys = try await storage.keys()
             await close()
             print(Output.pretty(.array(keys.map(\.json))))
@@ -229,11 +221,11 @@ struct Keys: AsyncParsableCommand {
 
     struct Revoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Revoke a key by its id.")
-        @OptionGroup var database: Database
+        @OptionGroup var database: StorageOptions
         @Argument var id: String
 
         func run() async throws {
-            let (storage, close) = try await database.open()
+            let (storage, close) = try await database.open(defaultFile: "dialoguedb.sqlite")
             let revoked = try await storage.revokeKey(id: id, at: Timestamp.now)
             await close()
             guard revoked else { throw ValidationError("no live key \(id)") }
