@@ -12,7 +12,8 @@ func withClient<Result: Sendable>(
     _ body: @Sendable (DialogueClient) async throws -> Result
 ) async throws -> Result {
     let client = DialogueClient(
-        configuration: DialogueClientConfiguration(url: url, auth: auth, reconnectionAttempts: reconnectionAttempts, backoff: backoff),
+        // Requests may wait 15 s (5 by default): the whole suite runs in parallel on two cores.
+        configuration: DialogueClientConfiguration(url: url, auth: auth, reconnectionAttempts: reconnectionAttempts, backoff: backoff, requestTimeout: .seconds(15)),
         logger: testLogger
     )
     let result: Swift.Result<Result, any Error>
