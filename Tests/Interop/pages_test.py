@@ -131,6 +131,17 @@ async def say(page, text):
         input.dispatchEvent(new Event("input")); document.getElementById("send").requestSubmit(); return true; }})()""")
 
 
+async def until_seen(alice, bob, timeout=20):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        await bob.eval('(() => { const i = document.getElementById("text"); i.value += "h"; i.dispatchEvent(new Event("input")); return true; })()')
+        shown = await alice.eval('document.getElementById("typing").textContent')
+        if shown:
+            return shown
+        await asyncio.sleep(0.3)
+    raise TimeoutError(f"waited {timeout}s for bob's typing indicator")
+
+
 async def chat(browser, base, token, artifacts, report):
     alice = await browser.page(f"{base}/?name=alice")
     bob = await browser.page(f"{base}/?name=bob")
@@ -139,8 +150,9 @@ async def chat(browser, base, token, artifacts, report):
     await alice.until("bob in alice's presence list", 'document.querySelector(\'#presence li[data-user="bob"]\') !== null')
     report["presence"] = await alice.eval(texts("#presence li"))
 
-    await bob.eval('(() => { const i = document.getElementById("text"); i.value = "h"; i.dispatchEvent(new Event("input")); return true; })()')
-    report["typing"] = await alice.until("bob's typing indicator", 'document.getElementById("typing").textContent')
+    # The indicator shows for three seconds after each (throttled) typing event: bob keeps typing until alice
+    # has seen it, so a slow poll on a loaded machine cannot miss the window.
+    report["typing"] = await until_seen(alice, bob)
     await say(bob, "hello alice")
     await alice.until("bob's message at alice", 'document.querySelector(\'#log p.message[data-from="bob"]\')?.textContent.includes("hello alice")')
     await say(alice, "hello bob")
