@@ -28,9 +28,11 @@ let package = Package(
         .executable(name: "history-bench", targets: ["HistoryBench"]),
         .executable(name: "dialoguedb", targets: ["DialogueDBCLI"]),
         .executable(name: "dialoguedb-bench", targets: ["DialogueDBBench"]),
+        .executable(name: "bench-reference", targets: ["BenchReference"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
@@ -62,9 +64,13 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
             ]
         ),
         // Pure Socket.IO v5 packet codec, binary attachments. No HTTP framework.
@@ -83,6 +89,8 @@ let package = Package(
                 "EngineIO", "EngineIOServer", "SocketIO",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         // What Dialogue servers and clients share: event definitions, schemas, messages, error codes.
@@ -259,6 +267,17 @@ let package = Package(
             dependencies: [
                 "DialogueDBCore", "DialogueDBSQLite", "DialogueDBPostgres", "SocketIO",
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The physical-limit reference of the fan-out benchmarks: a minimal SwiftNIO WebSocket server that speaks
+        // just enough of the bench protocol for `shared/tools/fanout.c` (a benchmark, not a product).
+        .executableTarget(
+            name: "BenchReference",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
             ]
         ),
         // Helpers every test target needs: waiting for effects, running the Python interop clients.

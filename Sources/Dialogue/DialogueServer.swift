@@ -217,7 +217,7 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
     /// `import { createDialogueClient } from "/dialogue/client.js"`.
     public static let browserClientPath = "/dialogue/client.js"
 
-    public var maxPayload: Int { io.maxPayload }
+    public var engineServer: EngineServer { io.engine }
 
     // MARK: Rooms
 

@@ -1,19 +1,24 @@
+import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
+import NIOWebSocket
 
 /// Something that serves Engine.IO on a Hummingbird router: ``EngineServer``, or a Socket.IO server.
 public protocol EngineEndpoint: Sendable {
-    /// The largest message the endpoint accepts; the WebSocket frame limit is set from it.
-    var maxPayload: Int { get }
-    /// Adds the endpoint's routes.
+    /// The Engine.IO server of the endpoint: ``EngineApplication`` serves its WebSockets directly.
+    var engineServer: EngineServer { get }
+    /// Adds the endpoint's routes (on an application of your own, WebSockets go through `webSocketRouter`).
     func mount<Context: EngineRequestContextProtocol>(on router: Router<Context>, webSocketRouter: Router<Context>)
 }
 
 extension EngineServer: EngineEndpoint {
-    public var maxPayload: Int { configuration.engine.maxPayload }
+    public var engineServer: EngineServer { self }
 }
 
 /// Builds the Hummingbird application that serves one or more Engine.IO endpoints on one port.
@@ -31,23 +36,135 @@ public enum EngineApplication {
         onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router(context: EngineRequestContext.self)
-        let webSocketRouter = Router(context: EngineRequestContext.self)
-        for endpoint in endpoints { endpoint.mount(on: router, webSocketRouter: webSocketRouter) }
+        // WebSockets to the endpoints' paths are served by NIO handlers (`EngineChildChannel`), not by a
+        // router: the routes this adds are for applications of your own.
+        let unusedWebSocketRouter = Router(context: EngineRequestContext.self)
+        for endpoint in endpoints { endpoint.mount(on: router, webSocketRouter: unusedWebSocketRouter) }
         configure(router)
-        let maxFrameSize = endpoints.map(\.maxPayload).max() ?? 1_000_000
-        let webSocketResponder = webSocketRouter.buildResponder()
+        let engines = endpoints.map(\.engineServer)
         return Application(
             router: router,
             server: HTTPServerBuilder { responder in
-                QuiescingChildChannel(inner: HTTP1WebSocketUpgradeChannel(
-                    responder: responder, webSocketResponder: webSocketResponder,
-                    configuration: .init(ws: .init(maxFrameSize: maxFrameSize, autoPing: .disabled))
-                ))
+                QuiescingChildChannel(inner: EngineChildChannel(responder: responder, engines: engines))
             },
             configuration: .init(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
             logger: logger
         )
+    }
+}
+
+/// An HTTP/1.1 connection that either upgrades to an Engine.IO WebSocket, served from then on by plain NIO
+/// handlers (``EngineWebSocketHandler``: no task, stream or buffer per connection), or serves HTTP through
+/// Hummingbird (long-polling, pages, APIs).
+struct EngineChildChannel: ServerChildChannel, HTTPChannelHandler {
+    enum UpgradeResult: Sendable {
+        /// The channel is a WebSocket now; its handlers own it.
+        case webSocket
+        case http(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
+    }
+
+    struct Value: ServerChildChannelValue {
+        let upgradeResult: EventLoopFuture<UpgradeResult>
+        let channel: any Channel
+    }
+
+    let responder: HTTPChannelHandler.Responder
+    let engines: [EngineServer]
+    private let http1 = HTTP1Channel.Configuration()
+
+    init(responder: @escaping HTTPChannelHandler.Responder, engines: [EngineServer]) {
+        self.responder = Self.redirectingLateUpgrades(responder, engines: engines)
+        self.engines = engines
+    }
+
+    /// NIO upgrades only a connection's first request. A client that asks for a WebSocket on a keep-alive
+    /// connection it already used for long-polling (aiohttp, under python-socketio, does) is sent to the same
+    /// URI again with `Connection: close`, so that it retries on a new connection, where the upgrade happens.
+    /// An upgrade that would be refused anyway gets the protocol's error from the router instead.
+    private static func redirectingLateUpgrades(_ responder: @escaping HTTPChannelHandler.Responder, engines: [EngineServer]) -> HTTPChannelHandler.Responder {
+        struct ClosingAfterRedirect: Error {}
+        return { request, responseWriter, channel in
+            guard request.headers[.upgrade]?.lowercased() == "websocket", let (engine, query) = route(request.uri, engines),
+                await engine.shouldUpgrade(headers: request.headers, query: query)
+            else {
+                return try await responder(request, responseWriter, channel)
+            }
+            let location = request.uri.query.map { "\(request.uri.path)?\($0)" } ?? request.uri.path
+            try await responseWriter.writeResponse(HTTPResponse(status: .temporaryRedirect, headerFields: [.connection: "close", .location: location]))
+            throw ClosingAfterRedirect()
+        }
+    }
+
+    /// The engine serving the path of `uri`, and the query.
+    private static func route(_ uri: URI, _ engines: [EngineServer]) -> (EngineServer, [String: String])? {
+        var path = uri.path
+        if path.count > 1, path.hasSuffix("/") { path.removeLast() }
+        guard let engine = engines.first(where: { $0.configuration.path == path }) else { return nil }
+        return (engine, EngineServer.query(of: uri))
+    }
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            let maxFrameSize = engines.map(\.configuration.engine.maxPayload).max() ?? 1_000_000
+            let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
+                maxFrameSize: maxFrameSize,
+                shouldUpgrade: { channel, head in
+                    guard let (engine, query) = Self.route(URI(head.uri), engines),
+                        let headers = try? HTTPRequest(head, secure: false, splitCookie: false).headerFields
+                    else { return channel.eventLoop.makeSucceededFuture(nil) }
+                    let promise = channel.eventLoop.makePromise(of: HTTPHeaders?.self)
+                    promise.completeWithTask { await engine.shouldUpgrade(headers: headers, query: query) ? HTTPHeaders() : nil }
+                    return promise.futureResult
+                },
+                upgradePipelineHandler: { channel, head in
+                    channel.eventLoop.makeCompletedFuture {
+                        guard let (engine, query) = Self.route(URI(head.uri), engines),
+                            let headers = try? HTTPRequest(head, secure: false, splitCookie: false).headerFields
+                        else { throw ChannelError.inappropriateOperationForState }
+                        let rawOutput = WebSocketRawOutput()
+                        let pipeline = channel.pipeline.syncOperations
+                        try pipeline.addHandler(rawOutput, position: .first)
+                        try pipeline.addHandler(NIOWebSocketFrameAggregator(
+                            minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1_000, maxAccumulatedFrameSize: maxFrameSize
+                        ))
+                        try pipeline.addHandler(EngineWebSocketHandler(engine: engine, query: query, headers: headers, rawOutput: rawOutput))
+                        return .webSocket
+                    }
+                }
+            )
+            let serverUpgrade = NIOTypedHTTPServerUpgradeConfiguration(
+                upgraders: [upgrader],
+                notUpgradingCompletionHandler: { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let pipeline = channel.pipeline.syncOperations
+                        try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+                        try pipeline.addHandlers(http1.additionalChannelHandlers())
+                        try pipeline.addHandler(HTTPConnectionStateHandler(idleTimeout: http1.idleTimeout.map { .init($0) }, logger: logger))
+                        return .http(try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true)))
+                    }
+                }
+            )
+            var configuration = NIOUpgradableHTTPServerPipelineConfiguration<UpgradeResult>(upgradeConfiguration: serverUpgrade)
+            configuration.enablePipelining = false  // HTTP is pipelined by NIOAsyncChannel
+            configuration.enableErrorHandling = false  // handled by Hummingbird
+            configuration.enableResponseHeaderValidation = false  // Swift HTTP Types validate
+            let upgradeResult = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: configuration)
+            return Value(upgradeResult: upgradeResult, channel: channel)
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        do {
+            switch try await value.upgradeResult.get() {
+            case .webSocket:
+                return
+            case .http(let http1):
+                await handleHTTP(asyncChannel: http1, logger: logger)
+            }
+        } catch {
+            logger.debug("connection ended before its first request was handled", metadata: ["error.type": "\(error)"])
+        }
     }
 }
 

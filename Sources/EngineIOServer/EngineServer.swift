@@ -1,6 +1,7 @@
 import EngineIO
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
 import NIOCore
@@ -26,56 +27,71 @@ public final class EngineServer: Service, Sendable {
     public let configuration: EngineServerConfiguration
     let handler: any EngineSessionHandler
     let logger: Logger
-    private let sessions = Mutex<[String: EngineSession]>([:])
-    private let newSessions: AsyncStream<EngineSession>
-    private let newSessionsContinuation: AsyncStream<EngineSession>.Continuation
+    private let registry = Mutex(Registry())
+
+    struct Registry {
+        var sessions: [String: EngineSession] = [:]
+        /// `false` once graceful shutdown began: new sessions are refused.
+        var accepting = true
+    }
 
     public init(configuration: EngineServerConfiguration, handler: some EngineSessionHandler, logger: Logger) {
         self.configuration = configuration
         self.handler = handler
         self.logger = logger
-        (newSessions, newSessionsContinuation) = AsyncStream.makeStream()
     }
 
     /// The number of open sessions.
-    public var sessionCount: Int { sessions.withLock { $0.count } }
+    public var sessionCount: Int { registry.withLock { $0.sessions.count } }
 
     /// The open session with this id.
-    public func session(id: String) -> EngineSession? { sessions.withLock { $0[id] } }
+    public func session(id: String) -> EngineSession? { registry.withLock { $0.sessions[id] } }
 
-    /// Runs every session's task until graceful shutdown, then closes the sessions and waits for them.
+    /// Waits for graceful shutdown, then stops accepting sessions and closes every open one with the
+    /// protocol's close. Sessions need no task of their own: their timers run on their event loops and
+    /// their transports drive them.
     public func run() async throws {
-        await withGracefulShutdownHandler {
-            await withDiscardingTaskGroup { group in
-                for await session in newSessions {
-                    group.addTask {
-                        await session.run(handler: self.handler)
-                        self.sessions.withLock { _ = $0.removeValue(forKey: session.id) }
-                    }
-                }
-            }
-        } onGracefulShutdown: {
-            self.shutdown()
+        try? await gracefulShutdown()
+        let open = registry.withLock { registry in
+            registry.accepting = false
+            return Array(registry.sessions.values)
         }
+        for session in open { session.close(.serverShutdown) }
     }
 
-    /// Stops accepting sessions and closes every open one.
-    private func shutdown() {
-        newSessionsContinuation.finish()
-        let open = sessions.withLock { Array($0.values) }
-        for session in open { session.close(.serverShutdown) }
+    /// Opens a session (registered before the handler learns of it), or `nil` once shutdown began.
+    private func openSession(query: [String: String], headers: HTTPFields, transport: EngineTransport, eventLoop: any EventLoop) -> EngineSession? {
+        let session = EngineSession(
+            id: EngineCodec.makeSessionID(),
+            handshake: EngineHandshake(query: query, headers: headers, transport: transport),
+            configuration: configuration.engine,
+            eventLoop: eventLoop,
+            handler: handler,
+            logger: logger,
+            onFinished: { [weak self] session in
+                self?.registry.withLock { _ = $0.sessions.removeValue(forKey: session.id) }
+            }
+        )
+        let accepted = registry.withLock { registry in
+            if registry.accepting { registry.sessions[session.id] = session }
+            return registry.accepting
+        }
+        guard accepted else { return nil }
+        session.logger.debug("engine.io session opened", metadata: ["eio.transport": .string(transport.rawValue)])
+        session.start()
+        return session
     }
 
     /// Adds the transports' routes: `GET`/`POST`/`OPTIONS` for long-polling on `router`, and the WebSocket
     /// upgrade on `webSocketRouter` (the router given to `.http1WebSocketUpgrade(webSocketRouter:)`).
     public func mount<Context: EngineRequestContextProtocol>(on router: Router<Context>, webSocketRouter: Router<Context>) {
         let path = RouterPath(configuration.path)
-        router.on(path, method: .get) { request, _ in await self.poll(request) }
+        router.on(path, method: .get) { request, context in await self.poll(request, eventLoop: context.channel.eventLoop) }
         router.on(path, method: .post) { request, _ in await self.post(request) }
         router.on(path, method: .options) { request, _ in self.preflight(request) }
         router.on(path, method: .put) { request, _ in self.errorResponse(EngineError(.badHandshakeMethod), request: request) }
         webSocketRouter.ws(path) { request, _ in
-            await self.shouldUpgrade(request)
+            await self.shouldUpgrade(headers: request.headers, query: Self.query(of: request.uri)) ? .upgrade([:]) : .dontUpgrade
         } onUpgrade: { inbound, outbound, context in
             await self.serveWebSocket(inbound: inbound, outbound: outbound, channel: context.requestContext.channel, request: context.request)
         }
@@ -83,16 +99,16 @@ public final class EngineServer: Service, Sendable {
 
     // MARK: Requests
 
-    private static func query(of request: Request) -> [String: String] {
+    static func query(of uri: URI) -> [String: String] {
         var query: [String: String] = [:]
-        for (key, value) in request.uri.queryParameters where query[String(key)] == nil {
+        for (key, value) in uri.queryParameters where query[String(key)] == nil {
             query[String(key)] = String(value)
         }
         return query
     }
 
     /// The checks every request goes through; returns the session for requests that carry a `sid`.
-    private func verify(_ request: Request, query: [String: String], upgrade: Bool) async throws(EngineError) -> EngineSession? {
+    private func verify(method: HTTPRequest.Method, headers: HTTPFields, query: [String: String], upgrade: Bool) async throws(EngineError) -> EngineSession? {
         guard let transportName = query["transport"], let transport = EngineTransport(rawValue: transportName),
             configuration.engine.transports.contains(transport)
         else { throw EngineError(.unknownTransport, context: "transport=\(query["transport"] ?? "")") }
@@ -100,37 +116,26 @@ public final class EngineServer: Service, Sendable {
             throw EngineError(.unsupportedProtocolVersion, context: "EIO=\(query["EIO"] ?? "")")
         }
         if let sid = query["sid"] {
-            guard let session = sessions.withLock({ $0[sid] }) else { throw EngineError(.unknownSessionID) }
+            guard let session = session(id: sid) else { throw EngineError(.unknownSessionID) }
             if !upgrade && transport != .polling { throw EngineError(.badRequest, context: "websocket request without upgrade") }
             return session
         }
-        guard request.method == .get else { throw EngineError(.badHandshakeMethod) }
+        guard method == .get else { throw EngineError(.badHandshakeMethod) }
         if transport == .webSocket && !upgrade { throw EngineError(.badRequest, context: "websocket handshake without upgrade") }
-        guard await configuration.allowRequest(request.headers, query) else { throw EngineError(.forbidden) }
+        guard await configuration.allowRequest(headers, query) else { throw EngineError(.forbidden) }
         return nil
     }
 
-    private func openSession(_ request: Request, query: [String: String], transport: EngineTransport) -> EngineSession {
-        let session = EngineSession(
-            id: EngineCodec.makeSessionID(),
-            handshake: EngineHandshake(query: query, headers: request.headers, transport: transport),
-            configuration: configuration.engine,
-            logger: logger
-        )
-        sessions.withLock { $0[session.id] = session }
-        newSessionsContinuation.yield(session)
-        session.logger.debug("engine.io session opened", metadata: ["eio.transport": .string(transport.rawValue)])
-        return session
-    }
-
-    private func poll(_ request: Request) async -> Response {
-        let query = Self.query(of: request)
+    private func poll(_ request: Request, eventLoop: any EventLoop) async -> Response {
+        let query = Self.query(of: request.uri)
         do {
-            let session = try await verify(request, query: query, upgrade: false)
-                ?? openSession(request, query: query, transport: .polling)
+            let verified = try await verify(method: request.method, headers: request.headers, query: query, upgrade: false)
+            guard let session = verified ?? openSession(query: query, headers: request.headers, transport: .polling, eventLoop: eventLoop) else {
+                throw EngineError(.badRequest, context: "server shutting down")
+            }
             try session.beginPoll()
             defer { session.endPoll() }
-            guard let frames = await session.nextFrames(for: .polling) else {
+            guard let frames = await session.nextPollFrames() else {
                 throw EngineError(.badRequest, context: "session closed or upgraded")
             }
             var headers = responseHeaders(request, preflight: false)
@@ -142,10 +147,12 @@ public final class EngineServer: Service, Sendable {
     }
 
     private func post(_ request: Request) async -> Response {
-        let query = Self.query(of: request)
+        let query = Self.query(of: request.uri)
         do {
             guard query["sid"] != nil else { throw EngineError(.badHandshakeMethod) }
-            guard let session = try await verify(request, query: query, upgrade: false) else { throw EngineError(.unknownSessionID) }
+            guard let session = try await verify(method: request.method, headers: request.headers, query: query, upgrade: false) else {
+                throw EngineError(.unknownSessionID)
+            }
             try session.beginPost()
             defer { session.endPost() }
             var request = request
@@ -162,7 +169,7 @@ public final class EngineServer: Service, Sendable {
                 session.close(.parseError)
                 throw EngineError(.badRequest, context: "\(error)")
             }
-            for packet in packets where await session.received(packet, on: .polling) == .rejectTransport {
+            for packet in packets where session.received(packet, on: .polling) == .rejectTransport {
                 throw EngineError(.badRequest, context: "packet not allowed on polling")
             }
             var headers = responseHeaders(request, preflight: false)
@@ -209,47 +216,57 @@ public final class EngineServer: Service, Sendable {
 
     // MARK: WebSocket
 
-    private func shouldUpgrade(_ request: Request) async -> RouterShouldUpgrade {
-        let query = Self.query(of: request)
-        guard query["transport"] == EngineTransport.webSocket.rawValue else { return .dontUpgrade }
+    /// Whether a WebSocket upgrade request may proceed. A refused request continues as plain HTTP, where
+    /// the same checks answer with the protocol's error.
+    func shouldUpgrade(headers: HTTPFields, query: [String: String]) async -> Bool {
+        guard query["transport"] == EngineTransport.webSocket.rawValue else { return false }
         do {
-            if let session = try await verify(request, query: query, upgrade: true) {
+            if let session = try await verify(method: .get, headers: headers, query: query, upgrade: true) {
                 // An upgrade is possible only from long-polling; the rest is decided once the socket is open.
-                return session.isClosed ? .dontUpgrade : .upgrade([:])
+                return !session.isClosed
             }
-            return .upgrade([:])
+            return true
         } catch {
-            // The request continues as plain HTTP, where the same checks answer with the protocol's error.
-            return .dontUpgrade
+            return false
         }
     }
 
+    /// A WebSocket opened: it serves a new session, or joins the session named by `sid` for an upgrade.
+    /// Returns `nil` when it must be closed at once (the session cannot upgrade now, or shutdown began).
+    func webSocketOpened(query: [String: String], headers: HTTPFields, writer: WebSocketWriter, eventLoop: any EventLoop) -> EngineSession? {
+        guard let sid = query["sid"] else {
+            guard let session = openSession(query: query, headers: headers, transport: .webSocket, eventLoop: eventLoop) else { return nil }
+            return session.attachWebSocket(writer) ? session : nil
+        }
+        guard let existing = session(id: sid), existing.attachWebSocket(writer) else {
+            logger.debug("websocket refused for session", metadata: ["eio.sid": .string(sid)])
+            return nil
+        }
+        return existing
+    }
+
+    /// Serves a WebSocket upgraded by a Hummingbird route (``mount(on:webSocketRouter:)`` on an application
+    /// of your own). ``EngineApplication`` serves WebSockets with plain NIO handlers instead, which holds
+    /// far less memory per connection.
     private func serveWebSocket(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel, request: Request) async {
-        let query = Self.query(of: request)
-        let session: EngineSession
-        if let sid = query["sid"] {
-            guard let existing = sessions.withLock({ $0[sid] }), existing.webSocketOpened() else {
-                logger.debug("websocket refused for session", metadata: ["eio.sid": .string(sid)])
-                try? await outbound.close(.policyViolation, reason: "session cannot upgrade")
-                return
-            }
-            session = existing
-        } else {
-            session = openSession(request, query: query, transport: .webSocket)
+        let closeRequested = OneShotSignal()
+        let writer = WebSocketWriter(
+            sink: .framed(channel, close: { closeRequested.fire() }), eventLoop: channel.eventLoop, pacing: configuration.webSocketPacing
+        )
+        let query = Self.query(of: request.uri)
+        let session = try? await channel.eventLoop.submit {
+            let session = self.webSocketOpened(query: query, headers: request.headers, writer: writer, eventLoop: channel.eventLoop)
+            writer.session = session
+            writer.write()
+            return session
+        }.get()
+        guard let session = session ?? nil else {
+            try? await outbound.close(.policyViolation, reason: "session cannot upgrade")
+            return
         }
         await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                while let frames = await session.nextFrames(for: .webSocket) {
-                    do {
-                        try await Self.write(frames, to: channel, writes: self.configuration.webSocketWrites)
-                    } catch {
-                        break
-                    }
-                }
-            }
-            group.addTask {
-                await self.readWebSocket(inbound, session: session)
-            }
+            group.addTask { await closeRequested.wait() }
+            group.addTask { await self.readWebSocket(inbound, session: session) }
             await group.next()
             // The session is over (or this WebSocket lost its trial, or the client left): start the close
             // handshake from this task, which is not cancelled. Closing from a cancelled child could mark the
@@ -258,22 +275,7 @@ public final class EngineServer: Service, Sendable {
             try? await outbound.close(.goingAway, reason: nil)
             group.cancelAll()
         }
-        session.transportClosed(.webSocket)
-    }
-
-    /// Writes frames to an upgraded channel; returns once they reached the socket.
-    private static func write(_ frames: [EngineFrame], to channel: any Channel, writes: EngineServerConfiguration.WebSocketWrites) async throws {
-        func frame(_ frame: EngineFrame) -> WebSocketFrame {
-            WebSocketFrame(fin: true, opcode: frame.isBinary ? .binary : .text, data: frame.bytes)
-        }
-        switch writes {
-        case .paced:
-            for each in frames { try await channel.writeAndFlush(frame(each)).get() }
-        case .batched:
-            guard let last = frames.last else { return }
-            for each in frames.dropLast() { channel.write(frame(each), promise: nil) }
-            try await channel.writeAndFlush(frame(last)).get()
-        }
+        channel.eventLoop.execute { session.webSocketClosed(writer) }
     }
 
     private func readWebSocket(_ inbound: WebSocketInboundStream, session: EngineSession) async {
@@ -292,7 +294,7 @@ public final class EngineServer: Service, Sendable {
                 case .binary(let bytes):
                     packet = .message(bytes)
                 }
-                if await session.received(packet, on: .webSocket) == .rejectTransport { return }
+                if session.received(packet, on: .webSocket) == .rejectTransport { return }
             }
         } catch {
             session.logger.debug("websocket read failed", metadata: ["eio.error": "\(error)"])

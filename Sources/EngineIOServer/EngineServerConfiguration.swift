@@ -12,32 +12,26 @@ public struct EngineServerConfiguration: Sendable {
     /// Decides whether a handshake may proceed; returning `false` answers 403 (code 4, Forbidden).
     /// Defaults to allowing every request.
     public var allowRequest: @Sendable (_ headers: HTTPFields, _ query: [String: String]) async -> Bool
-    /// How the WebSocket transport writes queued packets. Defaults to ``WebSocketWrites/paced``.
-    public var webSocketWrites: WebSocketWrites
-
-    /// Write strategies of the WebSocket transport.
-    public enum WebSocketWrites: Sendable, Hashable {
-        /// Each packet is written once the previous one reached the socket, as the reference server does.
-        /// Clients that handle one message per network read (the public conformance suites' client) then
-        /// never see two packets at once.
-        case paced
-        /// Everything queued is written and flushed at once, then the next batch waits for that flush.
-        /// Fewer system calls and wake-ups under broadcast load; every compliant client handles it.
-        case batched
-    }
+    /// When several packets wait for one WebSocket, the first is written at once and the rest together
+    /// after this pause; with a pause above zero, a packet that follows a write within the pause waits for it
+    /// too. Defaults to zero: the rest go out on the next turn of the event loop, so a burst costs two writes,
+    /// not one per packet. Clients that handle one WebSocket message per network read need a real pause to
+    /// see back-to-back packets apart (the public conformance suites' test client does; `socketio-fixture`
+    /// sets 1 ms for it).
+    public var webSocketPacing: Duration
 
     public init(
         engine: EngineConfiguration = .init(),
         path: String = "/engine.io",
         cors: CORSConfiguration? = nil,
         allowRequest: @escaping @Sendable (_ headers: HTTPFields, _ query: [String: String]) async -> Bool = { _, _ in true },
-        webSocketWrites: WebSocketWrites = .paced
+        webSocketPacing: Duration = .zero
     ) {
         precondition(path.hasPrefix("/"), "path must start with /")
         self.engine = engine
         self.path = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
         self.cors = cors
         self.allowRequest = allowRequest
-        self.webSocketWrites = webSocketWrites
+        self.webSocketPacing = webSocketPacing
     }
 }

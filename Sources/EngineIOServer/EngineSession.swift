@@ -1,4 +1,3 @@
-import AsyncAlgorithms
 import EngineIO
 import HTTPTypes
 import Logging
@@ -15,29 +14,49 @@ public struct EngineHandshake: Sendable {
     public let transport: EngineTransport
 }
 
-/// Work that runs as a child task of a session.
-public typealias EngineSessionWork = @Sendable () async -> Void
-
 /// Receives what happens on Engine.IO sessions: the layer above (Socket.IO) implements it.
+///
+/// Every call is synchronous and made on the thread that learned of the event (a WebSocket's event loop,
+/// a long-polling request's task, the session's timer): return quickly, and start a task of your own for
+/// anything that waits.
 public protocol EngineSessionHandler: Sendable {
-    /// A session opened. Called before any message of the session is delivered. May return work to run
-    /// as a child task of the session (see below).
-    func engineSessionOpened(_ session: EngineSession) -> EngineSessionWork?
+    /// A session opened. Called before any message of the session is delivered.
+    func engineSessionOpened(_ session: EngineSession)
 
-    /// A message arrived. Messages of one session are delivered one at a time, in order, on the session's
-    /// own task: the next message waits until this call returns. Return work that must run concurrently
-    /// with later messages (for example a consumer of a user's event handlers); it runs as a child task
-    /// of the session, and the session's task ends only when all its work has.
-    func engineSession(_ session: EngineSession, received message: EnginePacket.Payload) async -> EngineSessionWork?
+    /// A message arrived. Messages of one session are delivered one at a time, in the order they arrived.
+    func engineSession(_ session: EngineSession, received message: EnginePacket.Payload)
 
     /// The session closed; nothing more will be delivered or sent.
     func engineSessionClosed(_ session: EngineSession, reason: EngineCloseReason)
 }
 
-/// One Engine.IO session: its state machine, its queue of outgoing frames and its queue of incoming
-/// messages, shared by the HTTP requests and the WebSocket that serve it.
+/// Where a session's WebSocket writes: told when output is waiting, it takes it with
+/// ``EngineSession/takeWebSocketOutput(for:into:)`` on its own event loop.
+protocol EngineWebSocketWriter: AnyObject, Sendable {
+    /// The loop of the WebSocket's channel.
+    var eventLoop: any EventLoop { get }
+    /// Takes what the session queued and writes it. Call on ``eventLoop``.
+    func write()
+}
+
+extension EngineWebSocketWriter {
+    /// Output is waiting; called outside the session's lock, from any thread.
+    func outputAvailable() {
+        if eventLoop.inEventLoop {
+            write()
+        } else {
+            eventLoop.execute { self.write() }
+        }
+    }
+}
+
+/// One Engine.IO session: its state machine, its queue of outgoing frames, its heartbeat timer, and the
+/// transports that serve it (long-polling requests, a WebSocket).
 ///
-/// Every mutation happens inside one lock; continuations are resumed after the lock is released.
+/// A session has no task of its own: its timer is a task scheduled on its event loop, its messages are
+/// handed to the ``EngineSessionHandler`` by the transport that read them, and its WebSocket writer is
+/// woken when frames are queued. Every mutation happens inside one lock; waiters and writers are woken
+/// after the lock is released.
 public final class EngineSession: Sendable {
     typealias Instant = ContinuousClock.Instant
     typealias Machine = EngineSessionStateMachine<Instant>
@@ -48,15 +67,26 @@ public final class EngineSession: Sendable {
     public let handshake: EngineHandshake
     /// The session's logger, with `eio.sid` metadata.
     public let logger: Logger
+    /// The loop that runs the session's timer (and its WebSocket, if it opened on one).
+    public let eventLoop: any EventLoop
     private let configuration: EngineConfiguration
+    private let handler: any EngineSessionHandler
     private let clock = ContinuousClock()
-    private let inbound = AsyncChannel<EnginePacket.Payload>()
-    /// Fires when a poll has collected the session's last frames after it closed.
-    private let closeCollected = OneShotSignal()
     private let state: Mutex<Inner>
+    /// Called once, when the session is over and no poll needs it any more: the server forgets it.
+    private let onFinished: @Sendable (EngineSession) -> Void
 
-    /// Resumes a waiter outside the lock.
-    typealias Resumption = @Sendable () -> Void
+    /// The waiter and the writer to wake once the lock is released: decided under the lock, run outside
+    /// it, without allocating (this runs for every frame sent).
+    struct Wakeups {
+        var poll: (waiter: CheckedContinuation<[EngineFrame]?, Never>, answer: [EngineFrame]?)?
+        var webSocket: (any EngineWebSocketWriter)?
+
+        func run() {
+            if let poll { poll.waiter.resume(returning: poll.answer) }
+            webSocket?.outputAvailable()
+        }
+    }
 
     struct Inner: ~Copyable {
         var machine: Machine
@@ -64,23 +94,33 @@ public final class EngineSession: Sendable {
         /// Frames for the WebSocket under trial only (the `3probe` answer).
         var probeFrames: [EngineFrame] = []
         var pollWaiter: CheckedContinuation<[EngineFrame]?, Never>?
-        var webSocketWaiter: CheckedContinuation<[EngineFrame]?, Never>?
         var pollInProgress = false
         var postInProgress = false
-        var timerWaiter: CheckedContinuation<Void, Never>?
-        var timerSleepsUntil: Instant?
+        /// The WebSocket that serves the session, or the one under trial during an upgrade.
+        var webSocket: (any EngineWebSocketWriter)?
+        /// Whether `webSocket` was told of output it has not taken yet.
+        var webSocketWoken = false
+        var timer: Scheduled<Void>?
+        var timerDeadline: Instant?
         var closeDelivered = false
+        var closeAnnounced = false
+        var finished = false
     }
 
-    init(id: String, handshake: EngineHandshake, configuration: EngineConfiguration, logger: Logger) {
+    init(
+        id: String, handshake: EngineHandshake, configuration: EngineConfiguration, eventLoop: any EventLoop,
+        handler: any EngineSessionHandler, logger: Logger, onFinished: @escaping @Sendable (EngineSession) -> Void
+    ) {
         self.id = id
         self.handshake = handshake
         self.configuration = configuration
+        self.eventLoop = eventLoop
+        self.handler = handler
+        self.onFinished = onFinished
         var logger = logger
         logger[metadataKey: "eio.sid"] = .string(id)
         self.logger = logger
-        let now = ContinuousClock.now
-        var inner = Inner(machine: Machine(transport: handshake.transport, configuration: configuration, now: now))
+        var inner = Inner(machine: Machine(transport: handshake.transport, configuration: configuration, now: ContinuousClock.now))
         let open = EngineCodec.openPacketData(
             sid: id,
             upgrades: configuration.upgrades(from: handshake.transport),
@@ -88,6 +128,13 @@ public final class EngineSession: Sendable {
         )
         inner.frames.append(EngineFrame(EnginePacket(.open, .text(open))))
         self.state = Mutex(inner)
+    }
+
+    /// Starts the session: the handler learns of it and the heartbeat begins.
+    func start() {
+        handler.engineSessionOpened(self)
+        let wakeups = state.withLock { afterChange(&$0) }
+        wakeups.run()
     }
 
     // MARK: Sending
@@ -103,75 +150,175 @@ public final class EngineSession: Sendable {
     /// ``EngineConfiguration/maxBufferedFrames`` is closed as a slow client.
     @discardableResult
     public func send(_ frames: some Collection<EngineFrame>) -> Bool {
+        let (accepted, webSocket) = enqueue(frames)
+        webSocket?.outputAvailable()
+        return accepted
+    }
+
+    /// Queues the same frames for every session, as ``send(_:)`` does, and wakes the WebSocket writers
+    /// with one task per event loop rather than one per session.
+    /// - Returns: how many sessions took the frames.
+    public static func broadcast(_ frames: [EngineFrame], to sessions: some Sequence<EngineSession>) -> Int {
+        var batches: [(loop: any EventLoop, writers: [any EngineWebSocketWriter])] = []
+        var count = 0
+        for session in sessions {
+            let (accepted, webSocket) = session.enqueue(frames)
+            if accepted { count += 1 }
+            guard let webSocket else { continue }
+            let loop = webSocket.eventLoop
+            if let index = batches.firstIndex(where: { $0.loop === loop }) {
+                batches[index].writers.append(webSocket)
+            } else {
+                batches.append((loop, [webSocket]))
+            }
+        }
+        for (loop, writers) in batches {
+            if loop.inEventLoop {
+                for writer in writers { writer.write() }
+            } else {
+                loop.execute { for writer in writers { writer.write() } }
+            }
+        }
+        return count
+    }
+
+    /// Queues frames; returns whether they were taken, and the WebSocket writer to wake (the caller wakes
+    /// it, possibly together with others of its event loop).
+    private func enqueue(_ frames: some Collection<EngineFrame>) -> (accepted: Bool, webSocket: (any EngineWebSocketWriter)?) {
         var slow = false
-        let (accepted, resumptions) = state.withLock { inner -> (Bool, [Resumption]) in
-            guard !inner.machine.isClosed else { return (false, []) }
+        let (accepted, wakeups) = state.withLock { inner -> (Bool, Wakeups) in
+            guard !inner.machine.isClosed else { return (false, Wakeups()) }
             if inner.frames.count + frames.count > configuration.maxBufferedFrames {
                 slow = inner.machine.close(.slowClient)
-                return (false, readyWaiters(&inner))
+                return (false, afterChange(&inner))
             }
             inner.frames.append(contentsOf: frames)
-            return (true, readyWaiters(&inner))
+            return (true, afterChange(&inner))
         }
-        resumptions.forEach { $0() }
+        if let poll = wakeups.poll { poll.waiter.resume(returning: poll.answer) }
         if slow { closed(.slowClient) }
-        return accepted
+        return (accepted, wakeups.webSocket)
     }
 
     /// Closes the session for `reason`, sending what is queued first where the transport allows.
     public func close(_ reason: EngineCloseReason = .forcedClose) {
-        let (didClose, resumptions) = state.withLock { inner -> (Bool, [Resumption]) in
+        let (didClose, wakeups) = state.withLock { inner -> (Bool, Wakeups) in
             let wasPolling = inner.machine.activeTransport == .polling
-            guard inner.machine.close(reason) else { return (false, []) }
+            guard inner.machine.close(reason) else { return (false, Wakeups()) }
             if wasPolling, reason != .transportClose {
                 inner.frames.append(EngineFrame(EnginePacket(.close)))
             }
-            return (true, readyWaiters(&inner))
+            return (true, afterChange(&inner))
         }
-        resumptions.forEach { $0() }
+        wakeups.run()
         if didClose { closed(reason) }
     }
 
     /// Whether the session has closed.
     public var isClosed: Bool { state.withLock { $0.machine.isClosed } }
 
+    /// Tells the handler, once, that the session closed.
     private func closed(_ reason: EngineCloseReason) {
+        let first = state.withLock { inner in
+            defer { inner.closeAnnounced = true }
+            return !inner.closeAnnounced
+        }
+        guard first else { return }
         logger.debug("engine.io session closed", metadata: ["eio.reason": .string(reason.rawValue)])
-        inbound.finish()
+        handler.engineSessionClosed(self, reason: reason)
+        finishIfDone()
+    }
+
+    /// Forgets the session once it closed and no poll is left to collect its last frames. A client that
+    /// closed with a POST may have a GET on its way (sent at the same time); the session stays known until
+    /// that GET has collected its noop, for a second at most.
+    private func finishIfDone() {
+        let (finish, awaitsPoll) = state.withLock { inner -> (Bool, Bool) in
+            guard inner.machine.isClosed, inner.closeAnnounced, !inner.finished else { return (false, false) }
+            let awaitsPoll = inner.machine.transportAtClose == .polling && inner.machine.state == .closed(.transportClose)
+                && !inner.closeDelivered
+            if !awaitsPoll { inner.finished = true }
+            return (!awaitsPoll, awaitsPoll)
+        }
+        if finish {
+            onFinished(self)
+        } else if awaitsPoll {
+            eventLoop.scheduleTask(in: .seconds(1)) { self.forceFinish() }
+        }
+    }
+
+    private func forceFinish() {
+        let finish = state.withLock { inner in
+            defer { inner.finished = true }
+            return !inner.finished
+        }
+        if finish { onFinished(self) }
     }
 
     // MARK: Transports
 
-    /// Waits for frames to write on `transport`. Returns `nil` when the transport must stop: the session
-    /// closed (after its last frames were handed out), or the WebSocket under trial was refused.
-    func nextFrames(for transport: EngineTransport) async -> [EngineFrame]? {
-        await withTaskCancellationHandler {
+    /// Waits for frames for a long-polling GET. Returns `nil` when the poll must end without frames: the
+    /// session closed (after its last frames were handed out), or it moved to WebSocket.
+    func nextPollFrames() async -> [EngineFrame]? {
+        let frames = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<[EngineFrame]?, Never>) in
-                let resumptions = state.withLock { inner -> [Resumption] in
+                let wakeups = state.withLock { inner -> Wakeups in
                     // Checked under the lock: a cancellation that ran before this registration finds no waiter.
-                    if Task.isCancelled { return [{ continuation.resume(returning: nil) }] }
-                    switch transport {
-                    case .polling: inner.pollWaiter = continuation
-                    case .webSocket: inner.webSocketWaiter = continuation
-                    }
-                    return readyWaiters(&inner)
+                    if Task.isCancelled { return Wakeups(poll: (continuation, nil)) }
+                    inner.pollWaiter = continuation
+                    return afterChange(&inner)
                 }
-                resumptions.forEach { $0() }
+                wakeups.run()
             }
         } onCancel: {
-            let waiter = state.withLock { inner in
-                switch transport {
-                case .polling: inner.pollWaiter.take()
-                case .webSocket: inner.webSocketWaiter.take()
-                }
+            state.withLock { $0.pollWaiter.take() }?.resume(returning: nil)
+        }
+        finishIfDone()
+        return frames
+    }
+
+    /// Moves what the WebSocket must write now into `frames` (an empty array, whose storage the session
+    /// keeps for its next frames, so writing allocates nothing). Returns whether the WebSocket must close
+    /// after writing them. Called by the WebSocket's writer on its event loop once it was told output is
+    /// waiting, or when it can write again.
+    func takeWebSocketOutput(for writer: any EngineWebSocketWriter, into frames: inout [EngineFrame]) -> Bool {
+        state.withLock { inner in
+            guard inner.webSocket === writer else { return true }
+            inner.webSocketWoken = false
+            if !inner.probeFrames.isEmpty {
+                swap(&frames, &inner.probeFrames)
+                return false
             }
-            waiter?.resume(returning: nil)
+            switch inner.machine.state {
+            case .upgrading:
+                return false
+            case .polling:
+                // The upgrade was given up: this WebSocket lost its trial.
+                return true
+            case .webSocket:
+                swap(&frames, &inner.frames)
+                return false
+            case .closed:
+                swap(&frames, &inner.frames)
+                return true
+            }
         }
     }
 
-    /// Decides which waiters can be answered now; call at the end of every mutation, inside the lock.
-    private func readyWaiters(_ inner: inout Inner) -> [Resumption] {
-        var resumptions: [Resumption] = []
+    /// Whether the WebSocket has something to take (see ``takeWebSocketOutput(for:)``).
+    private static func webSocketHasOutput(_ inner: borrowing Inner) -> Bool {
+        if !inner.probeFrames.isEmpty { return true }
+        switch inner.machine.state {
+        case .upgrading: return false
+        case .polling, .closed: return true
+        case .webSocket: return !inner.frames.isEmpty
+        }
+    }
+
+    /// Decides which waiters can be answered now and keeps the timer on the next deadline; call at the end
+    /// of every mutation, inside the lock.
+    private func afterChange(_ inner: inout Inner) -> Wakeups {
+        var wakeups = Wakeups()
         let machine = inner.machine
         if let waiter = inner.pollWaiter {
             var answer: [EngineFrame]??
@@ -190,7 +337,6 @@ public final class EngineSession: Sendable {
                 // A poll pending at close gets what was left, or a noop (the client closed on its own).
                 if !inner.closeDelivered {
                     inner.closeDelivered = true
-                    resumptions.append { [closeCollected] in closeCollected.fire() }
                     answer = .some(inner.frames.isEmpty ? [EngineFrame(EnginePacket(.noop))] : inner.frames)
                     inner.frames.removeAll()
                 } else {
@@ -199,48 +345,49 @@ public final class EngineSession: Sendable {
             }
             if let answer {
                 inner.pollWaiter = nil
-                resumptions.append { waiter.resume(returning: answer) }
+                wakeups.poll = (waiter, answer)
             }
         }
-        if let waiter = inner.webSocketWaiter {
-            var answer: [EngineFrame]??
-            if !inner.probeFrames.isEmpty {
-                answer = .some(inner.probeFrames)
-                inner.probeFrames.removeAll()
-            } else {
-                switch machine.state {
-                case .upgrading:
-                    break
-                case .polling:
-                    answer = .some(nil)
-                case .webSocket:
-                    if !inner.frames.isEmpty {
-                        answer = .some(inner.frames)
-                        inner.frames.removeAll(keepingCapacity: true)
-                    }
-                case .closed:
-                    if !inner.frames.isEmpty {
-                        answer = .some(inner.frames)
-                        inner.frames.removeAll()
-                    } else {
-                        answer = .some(nil)
-                    }
-                }
-            }
-            if let answer {
-                inner.webSocketWaiter = nil
-                resumptions.append { waiter.resume(returning: answer) }
-            }
+        if let webSocket = inner.webSocket, !inner.webSocketWoken, Self.webSocketHasOutput(inner) {
+            inner.webSocketWoken = true
+            wakeups.webSocket = webSocket
         }
-        if let timer = inner.timerWaiter {
-            let deadline = machine.nextDeadline
-            let wake = deadline == nil || inner.timerSleepsUntil.map { deadline! < $0 } ?? true
-            if wake {
-                inner.timerWaiter = nil
-                resumptions.append { timer.resume() }
-            }
+        scheduleTimer(&inner)
+        return wakeups
+    }
+
+    /// Keeps one task scheduled on the event loop for the machine's next deadline. A deadline that moved
+    /// later keeps the earlier task: when it fires, the machine answers `.none` and the task is scheduled
+    /// again for the new deadline.
+    private func scheduleTimer(_ inner: inout Inner) {
+        guard let deadline = inner.machine.nextDeadline else {
+            inner.timer?.cancel()
+            inner.timer = nil
+            inner.timerDeadline = nil
+            return
         }
-        return resumptions
+        if let scheduled = inner.timerDeadline, scheduled <= deadline { return }
+        inner.timer?.cancel()
+        inner.timerDeadline = deadline
+        inner.timer = eventLoop.scheduleTask(in: TimeAmount(clock.now.duration(to: deadline))) { [weak self] in self?.timerFired() }
+    }
+
+    private func timerFired() {
+        var actions: [Machine.TimerAction] = []
+        let wakeups = state.withLock { inner -> Wakeups in
+            inner.timer = nil
+            inner.timerDeadline = nil
+            let now = clock.now
+            while true {
+                let action = inner.machine.timerFired(now: now)
+                if action == .none { break }
+                if action == .sendPing { inner.frames.append(EngineFrame(EnginePacket(.ping))) }
+                actions.append(action)
+            }
+            return afterChange(&inner)
+        }
+        wakeups.run()
+        for case .close(let reason) in actions { closed(reason) }
     }
 
     /// Starts a long-polling GET. Throws if polling is no longer this session's transport, or if a GET
@@ -284,23 +431,34 @@ public final class EngineSession: Sendable {
 
     func endPost() { state.withLock { $0.postInProgress = false } }
 
-    /// A WebSocket with this session's id wants to take over. Returns `false` if that is not allowed now.
-    func webSocketOpened() -> Bool {
-        let (accepted, resumptions) = state.withLock { inner -> (Bool, [Resumption]) in
-            let accepted = inner.machine.webSocketOpened(now: clock.now)
-            return (accepted, readyWaiters(&inner))
+    /// A WebSocket serves this session from its start (it opened on WebSocket), or wants to take over from
+    /// long-polling. Returns `false` if that is not allowed now.
+    func attachWebSocket(_ writer: any EngineWebSocketWriter) -> Bool {
+        let (accepted, wakeups) = state.withLock { inner -> (Bool, Wakeups) in
+            let accepted: Bool
+            if inner.webSocket == nil, inner.machine.state == .webSocket, handshake.transport == .webSocket {
+                accepted = true
+            } else {
+                accepted = inner.webSocket == nil && inner.machine.webSocketOpened(now: clock.now)
+            }
+            guard accepted else { return (false, Wakeups()) }
+            inner.webSocket = writer
+            return (true, afterChange(&inner))
         }
-        resumptions.forEach { $0() }
+        wakeups.run()
         return accepted
     }
 
-    /// A transport of this session went away.
-    func transportClosed(_ transport: EngineTransport) {
-        let (didClose, resumptions) = state.withLock { inner -> (Bool, [Resumption]) in
-            let didClose = inner.machine.transportClosed(transport)
-            return (didClose, readyWaiters(&inner))
+    /// A WebSocket of this session went away.
+    func webSocketClosed(_ writer: any EngineWebSocketWriter) {
+        let (didClose, wakeups) = state.withLock { inner -> (Bool, Wakeups) in
+            guard inner.webSocket === writer else { return (false, Wakeups()) }
+            inner.webSocket = nil
+            inner.webSocketWoken = false
+            let didClose = inner.machine.transportClosed(.webSocket)
+            return (didClose, afterChange(&inner))
         }
-        resumptions.forEach { $0() }
+        wakeups.run()
         if didClose { closed(.transportClose) }
     }
 
@@ -311,20 +469,19 @@ public final class EngineSession: Sendable {
         case rejectTransport
     }
 
-    /// A packet arrived from the client on `transport`. Delivers messages to the session's consumer,
-    /// waiting while it is busy (so a flooding client is slowed down, not buffered).
-    func received(_ packet: EnginePacket, on transport: EngineTransport) async -> Received {
-        let (action, resumptions) = state.withLock { inner -> (Machine.PacketAction, [Resumption]) in
+    /// A packet arrived from the client on `transport`; messages go to the handler.
+    func received(_ packet: EnginePacket, on transport: EngineTransport) -> Received {
+        let (action, wakeups) = state.withLock { inner -> (Machine.PacketAction, Wakeups) in
             let action = inner.machine.receivedPacket(packet, on: transport, now: clock.now)
             if action == .answerProbe {
                 inner.probeFrames.append(EngineFrame(EnginePacket(.pong, .text("probe"))))
             }
-            return (action, readyWaiters(&inner))
+            return (action, afterChange(&inner))
         }
-        resumptions.forEach { $0() }
+        wakeups.run()
         switch action {
         case .deliver:
-            await inbound.send(packet.payload)
+            handler.engineSession(self, received: packet.payload)
             return .accepted
         case .ignore, .answerProbe, .completeUpgrade:
             return .accepted
@@ -334,80 +491,6 @@ public final class EngineSession: Sendable {
         case .rejectTransport:
             logger.debug("packet on a transport the session does not use", metadata: ["eio.transport": .string(transport.rawValue)])
             return .rejectTransport
-        }
-    }
-
-    // MARK: Life
-
-    /// Runs the session until it closes: heartbeat, and delivery of messages to `handler`.
-    func run(handler: some EngineSessionHandler) async {
-        await withDiscardingTaskGroup { group in
-            group.addTask { await self.runTimer() }
-            if let work = handler.engineSessionOpened(self) { group.addTask(operation: work) }
-            for await message in inbound {
-                if let work = await handler.engineSession(self, received: message) {
-                    group.addTask(operation: work)
-                }
-            }
-            // The inbound channel ends when the session closes, or when the server shuts down.
-            close(.serverShutdown)
-            let reason: EngineCloseReason = state.withLock { inner in
-                if case .closed(let reason) = inner.machine.state { return reason }
-                return .serverShutdown
-            }
-            handler.engineSessionClosed(self, reason: reason)
-        }
-        // A client that closed with a POST may have a GET on its way (sent at the same time); the session
-        // stays known until that GET has collected its noop, for a moment at most.
-        let awaitsPoll = state.withLock { inner in
-            inner.machine.transportAtClose == .polling && inner.machine.state == .closed(.transportClose) && !inner.closeDelivered
-        }
-        if awaitsPoll { _ = await closeCollected.wait(timeout: .seconds(1)) }
-    }
-
-    private func runTimer() async {
-        while let deadline = state.withLock({ $0.machine.nextDeadline }) {
-            await sleep(until: deadline)
-            if Task.isCancelled { return }
-            var actions: [Machine.TimerAction] = []
-            let resumptions = state.withLock { inner -> [Resumption] in
-                let now = clock.now
-                while true {
-                    let action = inner.machine.timerFired(now: now)
-                    if action == .none { break }
-                    if action == .sendPing { inner.frames.append(EngineFrame(EnginePacket(.ping))) }
-                    actions.append(action)
-                }
-                return readyWaiters(&inner)
-            }
-            resumptions.forEach { $0() }
-            for case .close(let reason) in actions { closed(reason) }
-        }
-    }
-
-    /// Sleeps until `deadline`, or until a state change moves the next deadline earlier.
-    private func sleep(until deadline: Instant) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await self.clock.sleep(until: deadline, tolerance: nil) }
-            group.addTask {
-                await withTaskCancellationHandler {
-                    await withCheckedContinuation { continuation in
-                        let resumeNow = self.state.withLock { inner -> Bool in
-                            if !Task.isCancelled, let next = inner.machine.nextDeadline, next >= deadline {
-                                inner.timerWaiter = continuation
-                                inner.timerSleepsUntil = deadline
-                                return false
-                            }
-                            return true
-                        }
-                        if resumeNow { continuation.resume() }
-                    }
-                } onCancel: {
-                    self.state.withLock { $0.timerWaiter.take() }?.resume()
-                }
-            }
-            await group.next()
-            group.cancelAll()
         }
     }
 }

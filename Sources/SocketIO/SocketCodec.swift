@@ -24,8 +24,7 @@ public enum SocketEncoder {
             if type == .binaryEvent { type = .event }
             if type == .binaryAck { type = .ack }
         }
-        var text = ByteBuffer()
-        text.reserveCapacity(data.readableBytes + packet.namespace.utf8.count + 16)
+        var text = EngineFrame.makeBuffer(capacity: data.readableBytes + packet.namespace.utf8.count + 16)
         text.writeInteger(EnginePacketType.message.asciiDigit)
         text.writeInteger(UInt8(ascii: "0") + type.rawValue)
         if !attachments.isEmpty {

@@ -18,7 +18,6 @@ struct SocketIOFixture: AsyncParsableCommand {
     @Option(help: "Address to bind.") var host = "localhost"
     @Option(help: "Port to bind.") var port = 3000
     @Flag(help: "Serve the bench protocol (join, bcast, echo) at /socket.io/ with the default heartbeat.") var bench = false
-    @Flag(help: "With --bench: write WebSocket batches at once instead of pacing packet by packet.") var batchedWrites = false
     @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).") var logLevel = "info"
 
     func run() async throws {
@@ -26,7 +25,7 @@ struct SocketIOFixture: AsyncParsableCommand {
         mutableLogger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let logger = mutableLogger
         let endpoints: [any EngineEndpoint] = bench
-            ? [Self.benchServer(writes: batchedWrites ? .batched : .paced, logger: logger)] : Self.conformanceServers(logger: logger)
+            ? [Self.benchServer(logger: logger)] : Self.conformanceServers(logger: logger)
         let app = EngineApplication.make(endpoints: endpoints, host: host, port: port, logger: logger, onServerRunning: { port in
             logger.info("listening", metadata: ["port": "\(port)", "mode": .string(bench ? "bench" : "conformance")])
         })
@@ -36,12 +35,14 @@ struct SocketIOFixture: AsyncParsableCommand {
         try await group.run()
     }
 
-    /// `pingInterval` 300 ms, `pingTimeout` 200 ms, `maxPayload` 1 000 000, CORS origin `*`.
+    /// `pingInterval` 300 ms, `pingTimeout` 200 ms, `maxPayload` 1 000 000, CORS origin `*`; packets queued
+    /// together are written 1 ms apart, since the suites' client handles one message per network read.
     static func testEngineConfiguration(path: String) -> EngineServerConfiguration {
         EngineServerConfiguration(
             engine: EngineConfiguration(pingInterval: .milliseconds(300), pingTimeout: .milliseconds(200), maxPayload: 1_000_000),
             path: path,
-            cors: CORSConfiguration(origin: .any)
+            cors: CORSConfiguration(origin: .any),
+            webSocketPacing: .milliseconds(1)
         )
     }
 
@@ -61,8 +62,8 @@ struct SocketIOFixture: AsyncParsableCommand {
         return [echo, io]
     }
 
-    static func benchServer(writes: EngineServerConfiguration.WebSocketWrites, logger: Logger) -> SocketServer {
-        let engine = EngineServerConfiguration(path: "/socket.io", cors: CORSConfiguration(), webSocketWrites: writes)
+    static func benchServer(logger: Logger) -> SocketServer {
+        let engine = EngineServerConfiguration(path: "/socket.io", cors: CORSConfiguration())
         let io = SocketServer(configuration: SocketServerConfiguration(engine: engine), logger: logger)
         let root = io.namespace("/")
         root.onConnection { socket in
@@ -83,11 +84,10 @@ struct SocketIOFixture: AsyncParsableCommand {
 
 /// Sends every message back to the session it came from, as is.
 struct EchoHandler: EngineSessionHandler {
-    func engineSessionOpened(_ session: EngineSession) -> EngineSessionWork? { nil }
+    func engineSessionOpened(_ session: EngineSession) {}
 
-    func engineSession(_ session: EngineSession, received message: EnginePacket.Payload) async -> EngineSessionWork? {
+    func engineSession(_ session: EngineSession, received message: EnginePacket.Payload) {
         session.send(EngineFrame(EnginePacket(.message, message)))
-        return nil
     }
 
     func engineSessionClosed(_ session: EngineSession, reason: EngineCloseReason) {}

@@ -1,3 +1,4 @@
+import DequeModule
 import EngineIO
 import EngineIOServer
 import Logging
@@ -42,8 +43,7 @@ public final class ServerSocket: Sendable {
     private weak let connection: SocketConnection?
     let logger: Logger
     private let maxPendingEvents: Int
-    private let events: AsyncStream<SocketPacket>
-    private let eventsContinuation: AsyncStream<SocketPacket>.Continuation
+    private let handlerTasks: HandlerTasks
     private let state = Mutex(State())
     private let acks = PendingAcks()
 
@@ -52,22 +52,28 @@ public final class ServerSocket: Sendable {
         var anyHandlers: [SocketEventHandler] = []
         var disconnectHandlers: [@Sendable (SocketDisconnectReason) async -> Void] = []
         var data: (any Sendable)?
-        var pendingEvents = 0
+        /// Events waiting for the handlers, in arrival order.
+        var events = Deque<SocketPacket>()
+        /// The connection handlers have run: events may be handled.
+        var ready = false
+        /// A task is running the handlers (at most one, so a socket's events are handled in order).
+        var processing = false
         var disconnected: SocketDisconnectReason?
+        var disconnectHandled = false
     }
 
-    init(namespace: SocketNamespace, connection: SocketConnection, auth: SocketValue, maxPendingEvents: Int) {
+    init(namespace: SocketNamespace, connection: SocketConnection, auth: SocketValue, maxPendingEvents: Int, handlerTasks: HandlerTasks) {
         self.id = EngineCodec.makeSessionID()
         self.namespace = namespace
         self.connection = connection
         self.session = connection.session
         self.handshake = SocketHandshake(auth: auth, engine: session.handshake)
         self.maxPendingEvents = maxPendingEvents
+        self.handlerTasks = handlerTasks
         var logger = session.logger
         logger[metadataKey: "sio.nsp"] = .string(namespace.name)
         logger[metadataKey: "sio.id"] = .string(id)
         self.logger = logger
-        (events, eventsContinuation) = AsyncStream.makeStream()
     }
 
     // MARK: Handlers
@@ -167,13 +173,20 @@ public final class ServerSocket: Sendable {
 
     /// Queues an event for this socket's handlers. Returns `false` if the client is flooding.
     func enqueue(_ packet: SocketPacket) -> Bool {
-        let accepted = state.withLock { state -> Bool in
-            guard state.pendingEvents < maxPendingEvents else { return false }
-            state.pendingEvents += 1
-            return true
+        let (accepted, start) = state.withLock { state -> (Bool, Bool) in
+            guard state.events.count < maxPendingEvents else { return (false, false) }
+            state.events.append(packet)
+            return (true, Self.claimProcessing(&state))
         }
-        if accepted { eventsContinuation.yield(packet) }
+        if start { handlerTasks.start { await self.processEvents() } }
         return accepted
+    }
+
+    /// Whether the caller must start processing now (and is now the one doing it).
+    private static func claimProcessing(_ state: inout State) -> Bool {
+        guard state.ready, !state.processing else { return false }
+        state.processing = true
+        return true
     }
 
     /// Delivers an acknowledgement from the client.
@@ -182,35 +195,64 @@ public final class ServerSocket: Sendable {
         acks.resolve(id, with: arguments)
     }
 
-    /// Runs the socket's handlers on its events until it disconnects, then its disconnect handlers.
-    func processEvents() async {
-        for await packet in events {
-            state.withLock { $0.pendingEvents -= 1 }
-            guard let (name, arguments) = packet.eventNameAndArguments else { continue }
-            let (handler, anyHandlers) = state.withLock { ($0.handlers[name], $0.anyHandlers) }
-            let ack = packet.id.map { SocketAck(socket: self, id: $0) }
-            if let handler { await handler(self, arguments, ack) }
-            for anyHandler in anyHandlers { await anyHandler(self, [.string(name)] + arguments, ack) }
-            if handler == nil && anyHandlers.isEmpty {
-                logger.trace("event without handler", metadata: ["sio.event": .string(name)])
+    /// The connection handlers have run: handles the events that arrived meanwhile, and from now on a task
+    /// is started whenever events arrive.
+    func startProcessing() async {
+        let start = state.withLock { state in
+            state.ready = true
+            return Self.claimProcessing(&state)
+        }
+        if start { await processEvents() }
+    }
+
+    /// Runs the socket's handlers on its waiting events, one at a time, and once it disconnected (after its
+    /// last event) its disconnect handlers; returns when nothing is left to do.
+    private func processEvents() async {
+        enum Step {
+            case event(SocketPacket, SocketEventHandler?, [SocketEventHandler])
+            case disconnect(SocketDisconnectReason, [@Sendable (SocketDisconnectReason) async -> Void])
+            case idle
+        }
+        while true {
+            let step = state.withLock { state -> Step in
+                if let packet = state.events.popFirst() {
+                    let name = packet.eventNameAndArguments?.name
+                    return .event(packet, name.flatMap { state.handlers[$0] }, state.anyHandlers)
+                }
+                if let reason = state.disconnected, !state.disconnectHandled {
+                    state.disconnectHandled = true
+                    defer { state.disconnectHandlers = [] }
+                    return .disconnect(reason, state.disconnectHandlers)
+                }
+                state.processing = false
+                return .idle
+            }
+            switch step {
+            case .event(let packet, let handler, let anyHandlers):
+                guard let (name, arguments) = packet.eventNameAndArguments else { continue }
+                let ack = packet.id.map { SocketAck(socket: self, id: $0) }
+                if let handler { await handler(self, arguments, ack) }
+                for anyHandler in anyHandlers { await anyHandler(self, [.string(name)] + arguments, ack) }
+                if handler == nil && anyHandlers.isEmpty {
+                    logger.trace("event without handler", metadata: ["sio.event": .string(name)])
+                }
+            case .disconnect(let reason, let handlers):
+                for handler in handlers { await handler(reason) }
+            case .idle:
+                return
             }
         }
-        let (reason, handlers) = state.withLock { state in
-            defer { state.disconnectHandlers = [] }
-            return (state.disconnected ?? .forcedClose, state.disconnectHandlers)
-        }
-        for handler in handlers { await handler(reason) }
     }
 
     /// Marks the socket disconnected: leaves its rooms, fails pending acks, ends its event loop.
     func disconnected(_ reason: SocketDisconnectReason) {
-        let first = state.withLock { state -> Bool in
-            guard state.disconnected == nil else { return false }
+        let (first, start) = state.withLock { state -> (Bool, Bool) in
+            guard state.disconnected == nil else { return (false, false) }
             state.disconnected = reason
-            return true
+            return (true, Self.claimProcessing(&state))
         }
         guard first else { return }
-        eventsContinuation.finish()
+        if start { handlerTasks.start { await self.processEvents() } }
         namespace.remove(self)
         logger.debug("socket disconnected", metadata: ["sio.reason": .string(reason.rawValue)])
         acks.close()

@@ -39,12 +39,22 @@ public protocol SocketAdapter: Sendable {
 }
 
 /// The single-process adapter: rooms in memory, broadcast by writing the same encoded frames to each
-/// member's session. No per-recipient encoding, task or allocation beyond one array of sessions.
+/// member's session.
+///
+/// A room maps its members' socket ids to their sessions, so a broadcast to one room reads the sessions
+/// straight out of it (no lookup or hashing per recipient); only a broadcast to several rooms, or with
+/// exclusions, builds a set, of session identities.
 public final class InMemoryAdapter: SocketAdapter {
     struct State {
-        var sessions: [String: EngineSession] = [:]
-        var members: [String: Set<String>] = [:]
-        var roomsOfSocket: [String: Set<String>] = [:]
+        /// Every socket's session and rooms.
+        var sockets: [String: (session: EngineSession, rooms: Set<String>)] = [:]
+        /// Each room's members: socket id to session.
+        var rooms: [String: [String: EngineSession]] = [:]
+
+        mutating func leave(_ socketID: String, room: String) {
+            rooms[room]?[socketID] = nil
+            if rooms[room]?.isEmpty == true { rooms[room] = nil }
+        }
     }
 
     private let state = Mutex(State())
@@ -53,70 +63,79 @@ public final class InMemoryAdapter: SocketAdapter {
 
     public func add(_ socket: ServerSocket) {
         state.withLock { state in
-            state.sessions[socket.id] = socket.session
-            state.members[socket.id, default: []].insert(socket.id)
-            state.roomsOfSocket[socket.id, default: []].insert(socket.id)
+            state.sockets[socket.id] = (socket.session, [socket.id])
+            state.rooms[socket.id, default: [:]][socket.id] = socket.session
         }
     }
 
     public func remove(_ socketID: String) {
         state.withLock { state in
-            state.sessions[socketID] = nil
-            for room in state.roomsOfSocket.removeValue(forKey: socketID) ?? [] {
-                state.members[room]?.remove(socketID)
-                if state.members[room]?.isEmpty == true { state.members[room] = nil }
-            }
+            guard let socket = state.sockets.removeValue(forKey: socketID) else { return }
+            for room in socket.rooms { state.leave(socketID, room: room) }
         }
     }
 
     public func join(_ socketID: String, room: String) {
         state.withLock { state in
-            guard state.sessions[socketID] != nil else { return }
-            state.members[room, default: []].insert(socketID)
-            state.roomsOfSocket[socketID, default: []].insert(room)
+            guard let session = state.sockets[socketID]?.session else { return }
+            state.sockets[socketID]?.rooms.insert(room)
+            state.rooms[room, default: [:]][socketID] = session
         }
     }
 
     public func leave(_ socketID: String, room: String) {
         state.withLock { state in
-            state.roomsOfSocket[socketID]?.remove(room)
-            state.members[room]?.remove(socketID)
-            if state.members[room]?.isEmpty == true { state.members[room] = nil }
+            state.sockets[socketID]?.rooms.remove(room)
+            state.leave(socketID, room: room)
         }
     }
 
     public func rooms(of socketID: String) -> Set<String> {
-        state.withLock { $0.roomsOfSocket[socketID] ?? [] }
+        state.withLock { $0.sockets[socketID]?.rooms ?? [] }
     }
 
     public func socketIDs(for target: BroadcastTarget) -> Set<String> {
-        state.withLock { Self.resolve(target, in: $0) }
+        state.withLock { state in
+            let excluded = Self.members(of: target.except, in: state)
+            var ids = Set<String>()
+            if target.rooms.isEmpty {
+                for (id, socket) in state.sockets where !excluded.contains(ObjectIdentifier(socket.session)) { ids.insert(id) }
+            } else {
+                for room in target.rooms {
+                    for (id, session) in state.rooms[room] ?? [:] where !excluded.contains(ObjectIdentifier(session)) { ids.insert(id) }
+                }
+            }
+            return ids
+        }
     }
 
     @discardableResult
     public func broadcast(_ packet: SocketPacket, to target: BroadcastTarget) async -> Int {
         let frames = SocketEncoder.encode(packet)
         let sessions = state.withLock { state -> [EngineSession] in
-            if target.rooms.count == 1, target.except.isEmpty, let members = state.members[target.rooms.first!] {
-                // The common case (one room, nobody excluded) needs no intermediate set.
-                return members.compactMap { state.sessions[$0] }
+            let nonEmpty = target.rooms.compactMap { state.rooms[$0] }
+            if target.except.isEmpty, !target.rooms.isEmpty, nonEmpty.count <= 1 {
+                // The common case (one room with members, nobody excluded) reads the room as it is.
+                return nonEmpty.first.map { Array($0.values) } ?? []
             }
-            return Self.resolve(target, in: state).compactMap { state.sessions[$0] }
+            var seen = Self.members(of: target.except, in: state)
+            var sessions: [EngineSession] = []
+            let candidates = target.rooms.isEmpty ? [state.sockets.mapValues(\.session)] : nonEmpty
+            for members in candidates {
+                for session in members.values where seen.insert(ObjectIdentifier(session)).inserted { sessions.append(session) }
+            }
+            return sessions
         }
-        for session in sessions { session.send(frames) }
-        return sessions.count
+        return EngineSession.broadcast(frames, to: sessions)
     }
 
-    private static func resolve(_ target: BroadcastTarget, in state: State) -> Set<String> {
-        var excluded = Set<String>()
-        for room in target.except { excluded.formUnion(state.members[room] ?? []) }
-        var ids = Set<String>()
-        if target.rooms.isEmpty {
-            ids = Set(state.sessions.keys)
-        } else {
-            for room in target.rooms { ids.formUnion(state.members[room] ?? []) }
+    /// The sessions of the members of `rooms`.
+    private static func members(of rooms: Set<String>, in state: State) -> Set<ObjectIdentifier> {
+        var members = Set<ObjectIdentifier>()
+        for room in rooms {
+            for session in (state.rooms[room] ?? [:]).values { members.insert(ObjectIdentifier(session)) }
         }
-        return ids.subtracting(excluded)
+        return members
     }
 }
 

@@ -1,6 +1,7 @@
 import EngineIO
 import EngineIOServer
 import Logging
+import NIOCore
 import SocketIO
 import Synchronization
 
@@ -10,11 +11,12 @@ final class SocketConnection: Sendable {
     let session: EngineSession
     private let server: SocketServer
     private let state: Mutex<State>
-    private let firstConnect = OneShotSignal()
 
     struct State {
         var decoder: SocketDecoder
         var sockets: [String: ServerSocket] = [:]
+        /// Closes the session if no namespace connects in time; cancelled by the first connection.
+        var connectTimeout: Scheduled<Void>?
     }
 
     init(session: EngineSession, server: SocketServer) {
@@ -24,16 +26,21 @@ final class SocketConnection: Sendable {
     }
 
     /// Closes the session if no namespace is connected within the connect timeout.
-    func enforceConnectTimeout() async {
-        let connected = await firstConnect.wait(timeout: server.configuration.connectTimeout)
-        if !connected && state.withLock({ $0.sockets.isEmpty }) {
-            session.logger.debug("no namespace connected in time")
-            session.close(.forcedClose)
+    func scheduleConnectTimeout() {
+        let scheduled = session.eventLoop.scheduleTask(in: TimeAmount(server.configuration.connectTimeout)) { [weak self] in
+            guard let self, self.state.withLock({ $0.sockets.isEmpty }) else { return }
+            self.session.logger.debug("no namespace connected in time")
+            self.session.close(.forcedClose)
         }
+        state.withLock { $0.connectTimeout = scheduled }
+    }
+
+    private func cancelConnectTimeout() {
+        state.withLock { $0.connectTimeout.take() }?.cancel()
     }
 
     /// Handles one Engine.IO message.
-    func received(_ message: EnginePacket.Payload) async -> EngineSessionWork? {
+    func received(_ message: EnginePacket.Payload) {
         let decoded: Result<SocketPacket?, SocketDecodingError> = state.withLock { state in
             switch message {
             case .text(let text): Result { () throws(SocketDecodingError) in try state.decoder.decode(text: text) }
@@ -45,20 +52,19 @@ final class SocketConnection: Sendable {
         case .failure(let error):
             session.logger.debug("invalid socket.io packet", metadata: ["sio.error": "\(error)"])
             session.close(.parseError)
-            return nil
         case .success(nil):
-            return nil
+            return
         case .success(let packet?):
-            return route(packet)
+            route(packet)
         }
     }
 
-    private func route(_ packet: SocketPacket) -> EngineSessionWork? {
+    private func route(_ packet: SocketPacket) {
         let socket = state.withLock { $0.sockets[packet.namespace] }
         switch packet.type {
         case .connect:
-            guard socket == nil else { return nil }
-            return connect(packet)
+            guard socket == nil else { return }
+            connect(packet)
         case .disconnect:
             if let socket {
                 remove(socket)
@@ -74,30 +80,29 @@ final class SocketConnection: Sendable {
             guard let socket else { return protocolViolation("ack for a namespace that is not connected") }
             socket.receivedAck(packet)
         case .connectError:
-            return protocolViolation("CONNECT_ERROR from a client")
+            protocolViolation("CONNECT_ERROR from a client")
         }
-        return nil
     }
 
-    private func protocolViolation(_ what: String) -> EngineSessionWork? {
+    private func protocolViolation(_ what: String) {
         session.logger.debug("protocol violation; closing", metadata: ["sio.error": .string(what)])
         session.close(.parseError)
-        return nil
     }
 
-    private func connect(_ packet: SocketPacket) -> EngineSessionWork? {
+    private func connect(_ packet: SocketPacket) {
         guard let namespace = server.existingNamespace(packet.namespace) else {
             session.send(SocketEncoder.encode(SocketPacket(type: .connectError, namespace: packet.namespace, data: ["message": "Invalid namespace"])))
-            return nil
+            return
         }
         let socket = ServerSocket(
             namespace: namespace,
             connection: self,
             auth: packet.data ?? .object([:]),
-            maxPendingEvents: server.configuration.maxPendingEvents
+            maxPendingEvents: server.configuration.maxPendingEvents,
+            handlerTasks: server.handlerTasks
         )
         state.withLock { $0.sockets[namespace.name] = socket }
-        return { await self.run(socket) }
+        server.handlerTasks.start { await self.run(socket) }
     }
 
     /// Middlewares, the CONNECT answer, connection handlers, then the socket's events until it disconnects.
@@ -120,10 +125,10 @@ final class SocketConnection: Sendable {
         guard !session.isClosed, state.withLock({ $0.sockets[namespace.name] === socket }) else { return }
         namespace.add(socket)
         socket.write(SocketPacket(type: .connect, namespace: namespace.name, data: ["sid": .string(socket.id)]))
-        firstConnect.fire()
+        cancelConnectTimeout()
         socket.logger.debug("socket connected")
         for handler in namespace.connectionHandlers { await handler(socket) }
-        await socket.processEvents()
+        await socket.startProcessing()
     }
 
     /// Forgets a socket (it disconnected from its namespace).
@@ -135,7 +140,7 @@ final class SocketConnection: Sendable {
 
     /// The session closed: every socket disconnects with the session's reason.
     func closed(_ reason: EngineCloseReason) {
-        firstConnect.fire()
+        cancelConnectTimeout()
         let sockets = state.withLock { state in
             defer { state.sockets = [:] }
             return Array(state.sockets.values)

@@ -27,6 +27,8 @@ public final class SocketServer: Service, Sendable {
     private let namespaces = Mutex<[String: SocketNamespace]>([:])
     private let connections = Mutex<[String: SocketConnection]>([:])
     private let engineStorage = Mutex<EngineServer?>(nil)
+    /// The handler work of every socket, run as children of ``run()``.
+    let handlerTasks = HandlerTasks()
 
     /// Creates a server. `adapter` makes the adapter of each namespace; defaults to ``InMemoryAdapter``.
     public init(
@@ -69,9 +71,16 @@ public final class SocketServer: Service, Sendable {
         engine.mount(on: router, webSocketRouter: webSocketRouter)
     }
 
-    /// Runs until graceful shutdown; every client is then disconnected with "server shutting down".
+    /// Runs until graceful shutdown; every client is then disconnected with "server shutting down", and
+    /// `run()` returns once their handlers (disconnect handlers included) have returned.
     public func run() async throws {
-        try await engine.run()
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                try? await self.engine.run()
+                self.handlerTasks.finish()
+            }
+            await handlerTasks.run()
+        }
     }
 
     fileprivate func opened(_ session: EngineSession) -> SocketConnection {
@@ -94,16 +103,16 @@ public final class SocketServer: Service, Sendable {
 private struct EngineHandler: EngineSessionHandler {
     weak let server: SocketServer?
 
-    func engineSessionOpened(_ session: EngineSession) -> EngineSessionWork? {
+    func engineSessionOpened(_ session: EngineSession) {
         guard let connection = server?.opened(session) else {
             session.close(.serverShutdown)
-            return nil
+            return
         }
-        return { await connection.enforceConnectTimeout() }
+        connection.scheduleConnectTimeout()
     }
 
-    func engineSession(_ session: EngineSession, received message: EnginePacket.Payload) async -> EngineSessionWork? {
-        await server?.connection(for: session)?.received(message)
+    func engineSession(_ session: EngineSession, received message: EnginePacket.Payload) {
+        server?.connection(for: session)?.received(message)
     }
 
     func engineSessionClosed(_ session: EngineSession, reason: EngineCloseReason) {
@@ -112,5 +121,5 @@ private struct EngineHandler: EngineSessionHandler {
 }
 
 extension SocketServer: EngineEndpoint {
-    public var maxPayload: Int { configuration.engine.engine.maxPayload }
+    public var engineServer: EngineServer { engine }
 }

@@ -6,11 +6,10 @@ import TestSupport
 struct EchoHandler: EngineSessionHandler {
     let closeReasons = Recorder<EngineCloseReason>()
 
-    func engineSessionOpened(_ session: EngineSession) -> EngineSessionWork? { nil }
+    func engineSessionOpened(_ session: EngineSession) {}
 
-    func engineSession(_ session: EngineSession, received message: EnginePacket.Payload) async -> EngineSessionWork? {
+    func engineSession(_ session: EngineSession, received message: EnginePacket.Payload) {
         session.send(EngineFrame(EnginePacket(.message, message)))
-        return nil
     }
 
     func engineSessionClosed(_ session: EngineSession, reason: EngineCloseReason) {

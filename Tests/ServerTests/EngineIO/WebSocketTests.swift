@@ -22,11 +22,8 @@ struct WebSocketTests {
         }
     }
 
-    @Test(arguments: [EngineServerConfiguration.WebSocketWrites.paced, .batched])
-    func textAndBinaryAreEchoed(writes: EngineServerConfiguration.WebSocketWrites) async throws {
-        var configuration = testEngine(path: "/engine.io")
-        configuration.webSocketWrites = writes
-        try await withEchoServer(configuration) { polling, _, _ async throws in
+    @Test func textAndBinaryAreEchoed() async throws {
+        try await withEchoServer(testEngine(path: "/engine.io")) { polling, _, _ async throws in
             try await RawWebSocket.withConnection(port: polling.port, Self.handshake) { socket async throws in
                 _ = try await socket.nextText()
                 socket.send("4hello")

@@ -1,0 +1,246 @@
+import EngineIO
+import HTTPTypes
+import Logging
+import NIOCore
+import NIOWebSocket
+
+/// Writes a session's frames to its WebSocket, on the channel's event loop.
+///
+/// It has no task and no queue of its own: woken by the session (``outputAvailable()``), it takes what the
+/// session queued and writes it. The first frame is written and flushed on its own, the rest together after
+/// ``EngineServerConfiguration/webSocketPacing`` (by default the next turn of the event loop), as
+/// Engine.IO's reference server does (a packet goes out at once; what queued meanwhile goes out in one
+/// write once that write is done) — so a busy broadcast costs one or two system calls per client and turn
+/// rather than one per packet. While the channel is not
+/// writable (its outbound buffer is full), frames stay in the session's bounded queue, where a client
+/// that never catches up is closed as slow.
+final class WebSocketWriter: EngineWebSocketWriter {
+    /// Where frames go.
+    enum Sink {
+        /// Prebuilt frame bytes written through this context, which sits before any frame encoder (the
+        /// server's own WebSocket pipeline).
+        case raw(ChannelHandlerContext)
+        /// `WebSocketFrame`s written to the channel, with a flush promise pacing the writes, and a close
+        /// that the handler of the WebSocket route performs (a WebSocket served through a Hummingbird route).
+        case framed(any Channel, close: @Sendable () -> Void)
+    }
+
+    private struct LoopState {
+        var sink: Sink
+        var session: EngineSession?
+        /// Where the session's frames are moved to be written; its storage goes back and forth with the
+        /// session's queue.
+        var frames: [EngineFrame] = []
+        var flushInFlight = false
+        var closing = false
+    }
+
+    let eventLoop: any EventLoop
+    private let state: NIOLoopBoundBox<LoopState>
+    /// The pause before the packets queued behind the first (``EngineServerConfiguration/webSocketPacing``).
+    private let pacing: TimeAmount
+
+    /// Call on `eventLoop`.
+    init(sink: Sink, eventLoop: any EventLoop, pacing: Duration) {
+        self.eventLoop = eventLoop
+        self.pacing = TimeAmount(pacing)
+        self.state = NIOLoopBoundBox(LoopState(sink: sink), eventLoop: eventLoop)
+    }
+
+    /// The session this WebSocket serves, once it was accepted. Call on the event loop.
+    var session: EngineSession? {
+        get { state.value.session }
+        set { state.value.session = newValue }
+    }
+
+    /// Writes what the session has queued, if the channel can take it. Call on the event loop.
+    func write() {
+        guard let session = state.value.session, !state.value.closing, !state.value.flushInFlight else { return }
+        let sink = state.value.sink
+        if case .raw(let context) = sink, !context.channel.isWritable { return }
+        // Frames held back by the previous pass come first.
+        var frames = state.value.frames
+        state.value.frames = []
+        let heldBack = !frames.isEmpty
+        let close: Bool
+        if heldBack {
+            var more: [EngineFrame] = []
+            close = session.takeWebSocketOutput(for: self, into: &more)
+            frames.append(contentsOf: more)
+        } else {
+            close = session.takeWebSocketOutput(for: self, into: &frames)
+        }
+        switch sink {
+        case .raw(let context):
+            if !heldBack, frames.count > 1 {
+                // The first packet goes out on its own; the rest after the pacing pause.
+                context.writeAndFlush(NIOAny(frames.removeFirst().webSocketFrame), promise: nil)
+                state.value.frames = frames
+                pause(context.eventLoop)
+                return
+            }
+            for frame in frames { context.write(NIOAny(frame.webSocketFrame), promise: nil) }
+            if !frames.isEmpty {
+                context.flush()
+                // With a pacing pause, whatever comes next waits for it too.
+                if pacing != .zero { pause(context.eventLoop) }
+            }
+        case .framed(let channel, _):
+            if let last = frames.last {
+                for frame in frames.dropLast() { channel.write(Self.frame(frame), promise: nil) }
+                state.value.flushInFlight = true
+                channel.writeAndFlush(Self.frame(last)).whenComplete { result in
+                    self.state.value.flushInFlight = false
+                    if case .failure = result { self.close(code: .goingAway) } else { self.write() }
+                }
+            }
+        }
+        // A burst's storage is not kept by an idle connection.
+        frames.removeAll(keepingCapacity: frames.capacity <= 4)
+        state.value.frames = frames
+        if close { self.close(code: .goingAway) }
+    }
+
+    /// Holds writes back until the pacing pause is over (at least until the next turn of the event loop).
+    private func pause(_ eventLoop: any EventLoop) {
+        state.value.flushInFlight = true
+        let resume = { @Sendable in
+            self.state.value.flushInFlight = false
+            self.write()
+        }
+        if pacing == .zero {
+            eventLoop.execute(resume)
+        } else {
+            eventLoop.scheduleTask(in: pacing, resume)
+        }
+    }
+
+    private static func frame(_ frame: EngineFrame) -> WebSocketFrame {
+        WebSocketFrame(fin: true, opcode: frame.isBinary ? .binary : .text, data: frame.bytes)
+    }
+
+    /// Starts the closing handshake (once): a close frame with `code`, then the connection closes. Call on
+    /// the event loop.
+    func close(code: WebSocketErrorCode) {
+        guard !state.value.closing else { return }
+        state.value.closing = true
+        switch state.value.sink {
+        case .raw(let context):
+            var bytes = context.channel.allocator.buffer(capacity: 4)
+            bytes.writeInteger(UInt8(0x88))  // FIN, close
+            bytes.writeInteger(UInt8(2))
+            bytes.write(webSocketErrorCode: code)
+            let channel = context.channel
+            context.writeAndFlush(NIOAny(bytes)).whenComplete { _ in channel.close(promise: nil) }
+        case .framed(_, let close):
+            close()
+        }
+    }
+}
+
+/// Marks the head end of a WebSocket pipeline: frames written through its context skip the frame
+/// encoder, so prebuilt frame bytes go to the socket as they are.
+final class WebSocketRawOutput: ChannelOutboundHandler, RemovableChannelHandler {
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+}
+
+/// Serves one Engine.IO session over a WebSocket channel with plain NIO handlers: no task, stream or
+/// buffer per connection beyond what the channel itself holds.
+///
+/// It sits after NIO's frame decoder and aggregator. Messages are decoded and handed to the session on
+/// the event loop; ping and close frames are answered here.
+final class EngineWebSocketHandler: ChannelInboundHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    private let engine: EngineServer
+    private let query: [String: String]
+    private let headers: HTTPFields
+    private let rawOutput: WebSocketRawOutput
+    private var writer: WebSocketWriter?
+
+    init(engine: EngineServer, query: [String: String], headers: HTTPFields, rawOutput: WebSocketRawOutput) {
+        self.engine = engine
+        self.query = query
+        self.headers = headers
+        self.rawOutput = rawOutput
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        guard let rawContext = try? context.pipeline.syncOperations.context(handler: rawOutput) else {
+            context.close(promise: nil)
+            return
+        }
+        let writer = WebSocketWriter(sink: .raw(rawContext), eventLoop: context.eventLoop, pacing: engine.configuration.webSocketPacing)
+        self.writer = writer
+        guard let session = engine.webSocketOpened(query: query, headers: headers, writer: writer, eventLoop: context.eventLoop) else {
+            writer.close(code: .policyViolation)
+            return
+        }
+        writer.session = session
+        writer.write()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        guard let writer, let session = writer.session else { return }
+        let packet: EnginePacket
+        switch frame.opcode {
+        case .text:
+            let data = frame.unmaskedData
+            guard let text = String(validating: data.readableBytesView, as: UTF8.self) else {
+                session.logger.debug("websocket text frame is not UTF-8")
+                writer.close(code: .dataInconsistentWithMessage)
+                return
+            }
+            do {
+                packet = try EngineCodec.decodeText(text)
+            } catch {
+                session.logger.debug("invalid websocket packet", metadata: ["eio.error": "\(error)"])
+                session.close(.parseError)
+                return
+            }
+        case .binary:
+            packet = .message(frame.unmaskedData)
+        case .ping:
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
+            return
+        case .connectionClose:
+            writer.close(code: .normalClosure)
+            return
+        default:
+            return
+        }
+        if session.received(packet, on: .webSocket) == .rejectTransport {
+            writer.close(code: .policyViolation)
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { writer?.write() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let writer, let session = writer.session { session.webSocketClosed(writer) }
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case ChannelEvent.inputClosed:
+            // The server allows half-closure (for HTTP); a WebSocket client that stops sending is gone.
+            context.close(promise: nil)
+        case is ChannelShouldQuiesceEvent:
+            writer?.session?.close(.serverShutdown)
+        default:
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        writer?.session?.logger.debug("websocket failed", metadata: ["eio.error": "\(error)"])
+        context.close(promise: nil)
+    }
+}
