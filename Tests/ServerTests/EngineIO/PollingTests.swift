@@ -149,9 +149,11 @@ struct PollingTests {
     }
 
     @Test func pongsKeepTheSessionAlive() async throws {
-        // Twelve pings 200 ms apart outlast the 2 s ping timeout: without the pongs the session would close.
-        // The timeout is generous so that a slow round trip on a loaded machine is not taken for a lost pong.
-        try await withEchoServer(testEngine(path: "/engine.io", pingInterval: 200, pingTimeout: 2000)) { polling, handler, _ async throws in
+        // A ping follows only the pong of the one before, so twelve pings 200 ms apart mean twelve pongs were
+        // taken (without them the second GET would wait until the session timed out and closed). The timeout
+        // is generous: the session's timer runs on an event loop, while the test's requests are handled by
+        // tasks, which other suites of the same process can hold up for seconds (they wait for processes).
+        try await withEchoServer(testEngine(path: "/engine.io", pingInterval: 200, pingTimeout: 8000)) { polling, handler, _ async throws in
             let (sid, _) = try await polling.handshake()
             for _ in 0..<12 {
                 #expect(try await polling.get(sid).text == "2")
