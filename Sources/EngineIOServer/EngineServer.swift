@@ -275,26 +275,17 @@ public final class EngineServer: Service, Sendable {
             try? await outbound.close(.goingAway, reason: nil)
             group.cancelAll()
         }
-        channel.eventLoop.execute { session.webSocketClosed(writer) }
+        session.webSocketClosed(writer)
     }
 
     private func readWebSocket(_ inbound: WebSocketInboundStream, session: EngineSession) async {
         do {
             for try await message in inbound.messages(maxSize: configuration.engine.maxPayload) {
-                let packet: EnginePacket
-                switch message {
-                case .text(let text):
-                    do {
-                        packet = try EngineCodec.decodeText(text)
-                    } catch {
-                        session.logger.debug("invalid websocket packet", metadata: ["eio.error": "\(error)"])
-                        session.close(.parseError)
-                        return
-                    }
-                case .binary(let bytes):
-                    packet = .message(bytes)
+                let received = switch message {
+                case .text(let text): session.receivedWebSocketText(text)
+                case .binary(let bytes): session.received(.message(bytes), on: .webSocket)
                 }
-                if session.received(packet, on: .webSocket) == .rejectTransport { return }
+                if received == .rejectTransport || session.isClosed { return }
             }
         } catch {
             session.logger.debug("websocket read failed", metadata: ["eio.error": "\(error)"])

@@ -102,6 +102,8 @@ public final class EngineSession: Sendable {
         var webSocketWoken = false
         var timer: Scheduled<Void>?
         var timerDeadline: Instant?
+        /// Counts the timers scheduled: a timer whose cancellation came too late finds itself outdated.
+        var timerGeneration: UInt64 = 0
         var closeDelivered = false
         var closeAnnounced = false
         var finished = false
@@ -231,7 +233,8 @@ public final class EngineSession: Sendable {
 
     /// Forgets the session once it closed and no poll is left to collect its last frames. A client that
     /// closed with a POST may have a GET on its way (sent at the same time); the session stays known until
-    /// that GET has collected its noop, for a second at most.
+    /// that GET has collected its noop, for five seconds at most (a loaded machine can take more than one to
+    /// deliver a request sent at the same time as the close).
     private func finishIfDone() {
         let (finish, awaitsPoll) = state.withLock { inner -> (Bool, Bool) in
             guard inner.machine.isClosed, inner.closeAnnounced, !inner.finished else { return (false, false) }
@@ -243,7 +246,7 @@ public final class EngineSession: Sendable {
         if finish {
             onFinished(self)
         } else if awaitsPoll {
-            eventLoop.scheduleTask(in: .seconds(1)) { self.forceFinish() }
+            eventLoop.scheduleTask(in: .seconds(5)) { self.forceFinish() }
         }
     }
 
@@ -369,12 +372,17 @@ public final class EngineSession: Sendable {
         if let scheduled = inner.timerDeadline, scheduled <= deadline { return }
         inner.timer?.cancel()
         inner.timerDeadline = deadline
-        inner.timer = eventLoop.scheduleTask(in: TimeAmount(clock.now.duration(to: deadline))) { [weak self] in self?.timerFired() }
+        inner.timerGeneration &+= 1
+        let generation = inner.timerGeneration
+        inner.timer = eventLoop.scheduleTask(in: TimeAmount(clock.now.duration(to: deadline))) { [weak self] in
+            self?.timerFired(generation: generation)
+        }
     }
 
-    private func timerFired() {
+    private func timerFired(generation: UInt64) {
         var actions: [Machine.TimerAction] = []
         let wakeups = state.withLock { inner -> Wakeups in
+            guard inner.timerGeneration == generation else { return Wakeups() }
             inner.timer = nil
             inner.timerDeadline = nil
             let now = clock.now
@@ -467,6 +475,17 @@ public final class EngineSession: Sendable {
         case accepted
         /// The transport that carried the packet must close; the session may live on.
         case rejectTransport
+    }
+
+    /// A text message arrived on the WebSocket: handled as a packet; text that is not one closes the session.
+    func receivedWebSocketText(_ text: String) -> Received {
+        do {
+            return received(try EngineCodec.decodeText(text), on: .webSocket)
+        } catch {
+            logger.debug("invalid websocket packet", metadata: ["eio.error": "\(error)"])
+            close(.parseError)
+            return .accepted
+        }
     }
 
     /// A packet arrived from the client on `transport`; messages go to the handler.

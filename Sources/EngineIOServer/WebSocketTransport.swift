@@ -185,24 +185,17 @@ final class EngineWebSocketHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         guard let writer, let session = writer.session else { return }
-        let packet: EnginePacket
+        let received: EngineSession.Received
         switch frame.opcode {
         case .text:
-            let data = frame.unmaskedData
-            guard let text = String(validating: data.readableBytesView, as: UTF8.self) else {
+            guard let text = String(validating: frame.unmaskedData.readableBytesView, as: UTF8.self) else {
                 session.logger.debug("websocket text frame is not UTF-8")
                 writer.close(code: .dataInconsistentWithMessage)
                 return
             }
-            do {
-                packet = try EngineCodec.decodeText(text)
-            } catch {
-                session.logger.debug("invalid websocket packet", metadata: ["eio.error": "\(error)"])
-                session.close(.parseError)
-                return
-            }
+            received = session.receivedWebSocketText(text)
         case .binary:
-            packet = .message(frame.unmaskedData)
+            received = session.received(.message(frame.unmaskedData), on: .webSocket)
         case .ping:
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
             return
@@ -212,7 +205,7 @@ final class EngineWebSocketHandler: ChannelInboundHandler {
         default:
             return
         }
-        if session.received(packet, on: .webSocket) == .rejectTransport {
+        if received == .rejectTransport {
             writer.close(code: .policyViolation)
         }
     }

@@ -118,7 +118,7 @@ struct PollingTests {
             let (sid, _) = try await polling.handshake()
             #expect(try await polling.post(sid, "1").status == .ok)
             // The GET sent together with the close arrives late: it still gets the noop, then the session is gone.
-            // (Sent at once: the session lingers for a second at most, which a loaded machine can outwait.)
+            // (Sent at once: the session lingers for five seconds at most, which a loaded machine can outwait.)
             #expect(try await polling.get(sid).text == "6")
             #expect(try await polling.get(sid).status == .badRequest)
             try await handler.closeReasons.wait { $0 == [.transportClose] }
