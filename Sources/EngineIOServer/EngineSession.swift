@@ -4,52 +4,6 @@ import Logging
 import NIOCore
 import Synchronization
 
-/// What the upper layer learns about the HTTP request that opened a session.
-public struct EngineHandshake: Sendable {
-    /// Query parameters of the opening request.
-    public let query: [String: String]
-    /// Headers of the opening request.
-    public let headers: HTTPFields
-    /// The transport the session opened on.
-    public let transport: EngineTransport
-}
-
-/// Receives what happens on Engine.IO sessions: the layer above (Socket.IO) implements it.
-///
-/// Every call is synchronous and made on the thread that learned of the event (a WebSocket's event loop,
-/// a long-polling request's task, the session's timer): return quickly, and start a task of your own for
-/// anything that waits.
-public protocol EngineSessionHandler: Sendable {
-    /// A session opened. Called before any message of the session is delivered.
-    func engineSessionOpened(_ session: EngineSession)
-
-    /// A message arrived. Messages of one session are delivered one at a time, in the order they arrived.
-    func engineSession(_ session: EngineSession, received message: EnginePacket.Payload)
-
-    /// The session closed; nothing more will be delivered or sent.
-    func engineSessionClosed(_ session: EngineSession, reason: EngineCloseReason)
-}
-
-/// Where a session's WebSocket writes: told when output is waiting, it takes it with
-/// ``EngineSession/takeWebSocketOutput(for:into:)`` on its own event loop.
-protocol EngineWebSocketWriter: AnyObject, Sendable {
-    /// The loop of the WebSocket's channel.
-    var eventLoop: any EventLoop { get }
-    /// Takes what the session queued and writes it. Call on ``eventLoop``.
-    func write()
-}
-
-extension EngineWebSocketWriter {
-    /// Output is waiting; called outside the session's lock, from any thread.
-    func outputAvailable() {
-        if eventLoop.inEventLoop {
-            write()
-        } else {
-            eventLoop.execute { self.write() }
-        }
-    }
-}
-
 /// One Engine.IO session: its state machine, its queue of outgoing frames, its heartbeat timer, and the
 /// transports that serve it (long-polling requests, a WebSocket).
 ///
