@@ -9,8 +9,12 @@ import NIOWebSocket
 import ServiceLifecycle
 import Synchronization
 
-/// An Engine.IO v4 server: long-polling and WebSocket transports mounted on a Hummingbird router, and
-/// the registry of sessions.
+/// An Engine.IO v4 server: the long-polling transport on a Hummingbird router, the WebSocket transport,
+/// and the registry of sessions.
+///
+/// ``EngineApplication`` serves its WebSockets with plain NIO handlers (no task per connection). Mounted on
+/// an application of your own, as below, WebSockets go through HummingbirdWebSocket's route instead, which
+/// works the same but holds a task group and streams per connection.
 ///
 /// It is a `Service`: run it in the same `ServiceGroup` as the Hummingbird application, after it, so that
 /// graceful shutdown closes every session (with the protocol's close) before the HTTP server stops.
