@@ -95,47 +95,30 @@ public final class InMemoryAdapter: SocketAdapter {
     }
 
     public func socketIDs(for target: BroadcastTarget) -> Set<String> {
-        state.withLock { state in
-            let excluded = Self.members(of: target.except, in: state)
-            var ids = Set<String>()
-            if target.rooms.isEmpty {
-                for (id, socket) in state.sockets where !excluded.contains(ObjectIdentifier(socket.session)) { ids.insert(id) }
-            } else {
-                for room in target.rooms {
-                    for (id, session) in state.rooms[room] ?? [:] where !excluded.contains(ObjectIdentifier(session)) { ids.insert(id) }
-                }
-            }
-            return ids
-        }
+        Set(state.withLock { Self.recipients(of: target, in: $0) }.keys)
     }
 
     @discardableResult
     public func broadcast(_ packet: SocketPacket, to target: BroadcastTarget) async -> Int {
         let frames = SocketEncoder.encode(packet)
-        let sessions = state.withLock { state -> [EngineSession] in
-            let nonEmpty = target.rooms.compactMap { state.rooms[$0] }
-            if target.except.isEmpty, !target.rooms.isEmpty, nonEmpty.count <= 1 {
-                // The common case (one room with members, nobody excluded) reads the room as it is.
-                return nonEmpty.first.map { Array($0.values) } ?? []
-            }
-            var seen = Self.members(of: target.except, in: state)
-            var sessions: [EngineSession] = []
-            let candidates = target.rooms.isEmpty ? [state.sockets.mapValues(\.session)] : nonEmpty
-            for members in candidates {
-                for session in members.values where seen.insert(ObjectIdentifier(session)).inserted { sessions.append(session) }
-            }
-            return sessions
-        }
-        return EngineSession.broadcast(frames, to: sessions)
+        let recipients = state.withLock { Self.recipients(of: target, in: $0) }
+        return EngineSession.broadcast(frames, to: recipients.values)
     }
 
-    /// The sessions of the members of `rooms`.
-    private static func members(of rooms: Set<String>, in state: State) -> Set<ObjectIdentifier> {
-        var members = Set<ObjectIdentifier>()
-        for room in rooms {
-            for session in (state.rooms[room] ?? [:]).values { members.insert(ObjectIdentifier(session)) }
+    /// The sockets a target reaches, with their sessions. The common case (one room with members, nobody
+    /// excluded) is the room itself, not a copy; otherwise sessions are told apart by identity.
+    private static func recipients(of target: BroadcastTarget, in state: State) -> [String: EngineSession] {
+        let rooms = target.rooms.isEmpty ? [state.sockets.mapValues(\.session)] : target.rooms.compactMap { state.rooms[$0] }
+        if target.except.isEmpty, rooms.count <= 1 { return rooms.first ?? [:] }
+        var seen = Set<ObjectIdentifier>()
+        for room in target.except {
+            for session in (state.rooms[room] ?? [:]).values { seen.insert(ObjectIdentifier(session)) }
         }
-        return members
+        var recipients: [String: EngineSession] = [:]
+        for members in rooms {
+            for (id, session) in members where seen.insert(ObjectIdentifier(session)).inserted { recipients[id] = session }
+        }
+        return recipients
     }
 }
 
