@@ -13,8 +13,8 @@ import SocketIO
 /// let api = DialogueDBAPI(storage: storage)
 /// ```
 public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage {
-    let writer: SQLiteConnection
-    let reader: SQLiteConnection
+    let writer: SQLiteStoreConnection
+    let reader: SQLiteStoreConnection
     let turns = TransactionTurns()
     let logger: Logger
 
@@ -25,7 +25,7 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
         do {
             reader = try await SQLiteDatabase.open(path: path, cacheMegabytes: 16, logger: logger)
         } catch {
-            try? await writer.close()
+            await writer.close()
             throw error
         }
     }
@@ -35,8 +35,8 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
     }
 
     public func close() async {
-        try? await reader.close()
-        try? await writer.close()
+        await reader.close()
+        await writer.close()
     }
 
     static let migrations = [
@@ -130,7 +130,7 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
         try await Self.dialogue(on: reader, id: id, scope: scope)
     }
 
-    static func dialogue(on connection: SQLiteConnection, id: String, scope: Scope) async throws -> DialogueRecord? {
+    static func dialogue(on connection: SQLiteStoreConnection, id: String, scope: Scope) async throws -> DialogueRecord? {
         let rows = try await connection.query(
             "SELECT \(dialogueColumns) FROM db_dialogues WHERE project_id = ? AND namespace = ? AND id = ?", key(scope) + [.text(id)]
         )
@@ -270,7 +270,7 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
         try await Self.message(on: reader, id: id, dialogueId: dialogueId, scope: scope)
     }
 
-    static func message(on connection: SQLiteConnection, id: String, dialogueId: String, scope: Scope) async throws -> MessageRecord? {
+    static func message(on connection: SQLiteStoreConnection, id: String, dialogueId: String, scope: Scope) async throws -> MessageRecord? {
         let rows = try await connection.query(
             "SELECT \(messageColumns) FROM db_messages WHERE project_id = ? AND namespace = ? AND dialogue_id = ? AND id = ?",
             key(scope) + [.text(dialogueId), .text(id)]
@@ -335,7 +335,7 @@ public final class SQLiteConversationStorage: ConversationStorage, APIKeyStorage
         try await Self.memory(on: reader, id: id, scope: scope)
     }
 
-    static func memory(on connection: SQLiteConnection, id: String, scope: Scope) async throws -> MemoryRecord? {
+    static func memory(on connection: SQLiteStoreConnection, id: String, scope: Scope) async throws -> MemoryRecord? {
         let rows = try await connection.query("SELECT \(memoryColumns) FROM db_memories WHERE project_id = ? AND namespace = ? AND id = ?", key(scope) + [.text(id)])
         return rows.first.map { memoryRecord($0, scope: scope) }
     }

@@ -18,12 +18,13 @@ import Synchronization
 /// var configuration = DialogueConfiguration(historyStore: store)
 /// ```
 public final class SQLiteHistoryStore: HistoryStore {
-    let writer: SQLiteConnection
-    let reader: SQLiteConnection
+    let writer: SQLiteStoreConnection
+    let reader: SQLiteStoreConnection
     /// Resets and retention: their own connection, so SQLite's lock (not our code) orders them with appends.
-    let maintenance: SQLiteConnection
+    let maintenance: SQLiteStoreConnection
     let logger: Logger
     private let commits = GroupCommit()
+    private let resets = TransactionTurns()
     private let closed = Atomic(false)
 
     /// Opens (creating if needed) the database at `path`; its folder must exist.
@@ -33,13 +34,17 @@ public final class SQLiteHistoryStore: HistoryStore {
         do {
             // Checkpoints run in ``run()``, off the commit path; the writer's own is a safety net (64 MB of WAL)
             // for a store whose `run()` is not running.
-            _ = try await writer.query("PRAGMA wal_autocheckpoint=16384")
-            reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-            _ = try await reader.query("PRAGMA busy_timeout=5000")
-            maintenance = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-            for pragma in ["PRAGMA synchronous=FULL", "PRAGMA busy_timeout=5000"] { _ = try await maintenance.query(pragma) }
+            try await writer.query("PRAGMA wal_autocheckpoint=16384")
+            reader = try await SQLiteDatabase.open(path: path, cacheMegabytes: 16, logger: logger)
         } catch {
-            try? await writer.close()
+            await writer.close()
+            throw error
+        }
+        do {
+            maintenance = try await SQLiteDatabase.open(path: path, cacheMegabytes: 2, logger: logger)
+        } catch {
+            await reader.close()
+            await writer.close()
             throw error
         }
     }
@@ -55,7 +60,7 @@ public final class SQLiteHistoryStore: HistoryStore {
             }
             guard !closed.load(ordering: .relaxed) else { return }
             do {
-                _ = try await maintenance.query("PRAGMA wal_checkpoint(PASSIVE)")
+                try await maintenance.query("PRAGMA wal_checkpoint(PASSIVE)")
             } catch {
                 logger.warning("history store checkpoint failed", metadata: ["dialogue.error": "\(error)"])
             }
@@ -81,7 +86,7 @@ public final class SQLiteHistoryStore: HistoryStore {
     }
 
     private func write(_ events: [StoredEvent]) async throws {
-        _ = try await writer.query("BEGIN IMMEDIATE")
+        try await writer.query("BEGIN IMMEDIATE")
         do {
             let columns = 8
             let rowsPerStatement = 1000
@@ -99,7 +104,7 @@ public final class SQLiteHistoryStore: HistoryStore {
                         message.meta.map { .text($0.jsonText) } ?? .null,
                     ]
                 }
-                _ = try await writer.query(
+                try await writer.query(
                     "INSERT INTO dialogue_events (room_id, room_offset, epoch, event, data, sender, timestamp, meta) VALUES "
                         + placeholders.joined(separator: ","),
                     binds
@@ -111,7 +116,7 @@ public final class SQLiteHistoryStore: HistoryStore {
             let positions = Array(newest.values)
             for chunkStart in stride(from: 0, to: positions.count, by: 300) {
                 let chunk = positions[chunkStart..<min(chunkStart + 300, positions.count)]
-                _ = try await writer.query(
+                try await writer.query(
                     "INSERT INTO dialogue_rooms (room_id, epoch, last_offset) VALUES "
                         + Array(repeating: "(?, ?, ?)", count: chunk.count).joined(separator: ",")
                         // Appends of one room may commit out of offset order (concurrent triggers, retries): the
@@ -123,7 +128,7 @@ public final class SQLiteHistoryStore: HistoryStore {
                     chunk.flatMap { [.text($0.message.roomId), .integer(Int($0.epoch)), .integer(Int($0.offset))] as [SQLiteData] }
                 )
             }
-            _ = try await writer.query("COMMIT")
+            try await writer.query("COMMIT")
         } catch {
             _ = try? await writer.query("ROLLBACK")
             throw error
@@ -196,28 +201,24 @@ public final class SQLiteHistoryStore: HistoryStore {
     }
 
     public func reset(roomId: String, epoch: Int64) async throws {
-        _ = try await maintenance.query("BEGIN IMMEDIATE")
-        do {
-            _ = try await maintenance.query("DELETE FROM dialogue_events WHERE room_id = ?", [.text(roomId)])
-            _ = try await maintenance.query(
+        // Resets of several rooms share the maintenance connection: each its own part of one transaction.
+        try await resets.transaction(on: maintenance) { [maintenance] in
+            try await maintenance.query("DELETE FROM dialogue_events WHERE room_id = ?", [.text(roomId)])
+            try await maintenance.query(
                 """
                 INSERT INTO dialogue_rooms (room_id, epoch, last_offset) VALUES (?, ?, 0)
                 ON CONFLICT(room_id) DO UPDATE SET epoch = excluded.epoch, last_offset = 0
                 """,
                 [.text(roomId), .integer(Int(epoch))]
             )
-            _ = try await maintenance.query("COMMIT")
-        } catch {
-            _ = try? await maintenance.query("ROLLBACK")
-            throw error
         }
     }
 
     public func close() async {
         closed.store(true, ordering: .relaxed)
-        try? await maintenance.close()
-        try? await reader.close()
-        try? await writer.close()
+        await maintenance.close()
+        await reader.close()
+        await writer.close()
     }
 
     /// A row as a stored event; a row that does not decode is skipped with a log line.

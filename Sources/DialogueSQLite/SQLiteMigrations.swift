@@ -36,7 +36,7 @@ enum SQLiteMigrations {
     ]
 
     /// Applies the steps not applied yet, each in its own transaction.
-    static func run(on connection: SQLiteConnection, logger: Logger) async throws {
+    static func run(on connection: SQLiteStoreConnection, logger: Logger) async throws {
         try await SQLiteDatabase.migrate(steps.map { SQLiteMigration($0.name, $0.statements) }, table: "dialogue_migrations", on: connection, logger: logger)
     }
 }

@@ -1,5 +1,6 @@
 import DequeModule
 import Logging
+import NIOPosix
 import SQLiteNIO
 import Synchronization
 
@@ -15,37 +16,77 @@ public struct SQLiteMigration: Sendable {
     }
 }
 
+/// A connection to a database file that runs its statements on a thread of its own.
+///
+/// sqlite-nio runs each statement as a blocking job on a thread pool, and SQLite's busy handler sleeps
+/// inside that job while another connection holds the write lock. A connection holding the lock between
+/// two statements of a transaction needs a free thread to go on and release it; on a shared pool (two
+/// threads on two cores) two connections waiting for that lock take every thread, and everything on the
+/// pool — every store of the process — stops until the busy timeout gives up. With a thread per
+/// connection, a waiting connection holds only its own thread, and one connection's statements run one
+/// at a time, in the order they were issued.
+public final class SQLiteStoreConnection: Sendable {
+    private let connection: SQLiteConnection
+    private let thread: NIOThreadPool
+
+    fileprivate init(connection: SQLiteConnection, thread: NIOThreadPool) {
+        self.connection = connection
+        self.thread = thread
+    }
+
+    /// Runs one statement; returns its rows.
+    @discardableResult
+    public func query(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
+        try await connection.query(sql, binds)
+    }
+
+    /// Closes the connection and stops its thread.
+    public func close() async {
+        try? await connection.close()
+        try? await thread.shutdownGracefully()
+    }
+}
+
 /// What every SQLite store of the package shares: opening a file with the same durability settings, and
 /// applying named migrations recorded in a table of their own.
 public enum SQLiteDatabase {
     /// Opens (creating if needed) the file at `path` in WAL mode with `synchronous=FULL` (a commit is on disk
     /// when it returns), a 5 s busy timeout, and statement journals in memory.
-    public static func open(path: String, cacheMegabytes: Int = 64, logger: Logger) async throws -> SQLiteConnection {
-        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+    public static func open(path: String, cacheMegabytes: Int = 64, logger: Logger) async throws -> SQLiteStoreConnection {
+        let thread = NIOThreadPool(numberOfThreads: 1)
+        thread.start()
+        let opened: SQLiteConnection
+        do {
+            opened = try await SQLiteConnection.open(storage: .file(path: path), threadPool: thread, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
+        } catch {
+            try? await thread.shutdownGracefully()
+            throw error
+        }
+        let connection = SQLiteStoreConnection(connection: opened, thread: thread)
         do {
             for pragma in [
                 "PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=5000", "PRAGMA cache_size=-\(cacheMegabytes * 1024)",
                 "PRAGMA temp_store=MEMORY",
             ] {
-                _ = try await connection.query(pragma)
+                try await connection.query(pragma)
             }
         } catch {
-            try? await connection.close()
+            await connection.close()
             throw error
         }
         return connection
     }
 
     /// Applies the steps not yet recorded in `table`, in order.
-    public static func migrate(_ steps: [SQLiteMigration], table: String, on connection: SQLiteConnection, logger: Logger) async throws {
-        _ = try await connection.query("CREATE TABLE IF NOT EXISTS \(table) (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)")
+    public static func migrate(_ steps: [SQLiteMigration], table: String, on connection: SQLiteStoreConnection, logger: Logger) async throws {
+        try await connection.query("CREATE TABLE IF NOT EXISTS \(table) (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)")
         let applied = Set(try await connection.query("SELECT name FROM \(table)").compactMap { $0.column("name")?.string })
         for step in steps where !applied.contains(step.name) {
-            _ = try await connection.query("BEGIN IMMEDIATE")
+            try await connection.query("BEGIN IMMEDIATE")
             do {
-                for statement in step.statements { _ = try await connection.query(statement) }
-                _ = try await connection.query("INSERT INTO \(table) (name, applied_at) VALUES (?, strftime('%s', 'now'))", [.text(step.name)])
-                _ = try await connection.query("COMMIT")
+                for statement in step.statements { try await connection.query(statement) }
+                try await connection.query("INSERT INTO \(table) (name, applied_at) VALUES (?, strftime('%s', 'now'))", [.text(step.name)])
+                try await connection.query("COMMIT")
                 logger.info("database migrated", metadata: ["db.migration": .string(step.name)])
             } catch {
                 _ = try? await connection.query("ROLLBACK")
@@ -81,7 +122,7 @@ public final class TransactionTurns: Sendable {
 
     /// Runs `body` in a transaction on `connection` (with the other callers waiting now), committed when it
     /// returns and rolled back (its own part) if it throws.
-    public func transaction<Result: Sendable>(on connection: SQLiteConnection, _ body: @escaping @Sendable () async throws -> Result) async throws -> Result {
+    public func transaction<Result: Sendable>(on connection: SQLiteStoreConnection, _ body: @escaping @Sendable () async throws -> Result) async throws -> Result {
         let id = state.withLock { state in
             state.nextID += 1
             return state.nextID
@@ -106,26 +147,26 @@ public final class TransactionTurns: Sendable {
 
     /// Runs the waiting callers' bodies in one transaction, records their outcomes, wakes them, and hands
     /// the lead on.
-    private func lead(on connection: SQLiteConnection, leader: Int) async {
+    private func lead(on connection: SQLiteStoreConnection, leader: Int) async {
         let group = state.withLock { state -> [Entry] in
             defer { state.pending = [] }
             return state.pending
         }
         var outcomes: [Int: Result<any Sendable, any Error>] = [:]
         do {
-            _ = try await connection.query("BEGIN IMMEDIATE")
+            try await connection.query("BEGIN IMMEDIATE")
             for entry in group {
-                _ = try await connection.query("SAVEPOINT turn")
+                try await connection.query("SAVEPOINT turn")
                 do {
                     outcomes[entry.id] = .success(try await entry.body())
-                    _ = try await connection.query("RELEASE turn")
+                    try await connection.query("RELEASE turn")
                 } catch {
                     outcomes[entry.id] = .failure(error)
-                    _ = try await connection.query("ROLLBACK TO turn")
-                    _ = try await connection.query("RELEASE turn")
+                    try await connection.query("ROLLBACK TO turn")
+                    try await connection.query("RELEASE turn")
                 }
             }
-            _ = try await connection.query("COMMIT")
+            try await connection.query("COMMIT")
         } catch {
             _ = try? await connection.query("ROLLBACK")
             for entry in group { outcomes[entry.id] = .failure(error) }

@@ -152,4 +152,38 @@ struct HistoryStoreTests {
             await second.close()
         }
     }
+    /// While another process holds the write lock, the store's own writes wait for it — and its reads do not
+    /// wait for them: each connection has a thread of its own, so two waiting writes cannot take the threads
+    /// a read (or the lock's holder) needs until SQLite's busy timeout gives up.
+    @Test func sqliteReadsGoOnWhileWritesWaitForTheLock() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("history.sqlite").path
+            let store = try await SQLiteHistoryStore(path: path, logger: testLogger)
+            _ = try await store.open()
+            try await store.append((1...3).map { stored("r", "m", $0) })
+            let other = try await SQLiteConnection.open(storage: .file(path: path))
+            _ = try await other.query("BEGIN IMMEDIATE")
+            let finished = Recorder<String>()
+            let reset = Task {
+                defer { finished.append("reset") }
+                try await store.reset(roomId: "gone", epoch: 2)
+            }
+            let append = Task {
+                defer { finished.append("append") }
+                try await store.append([stored("r", "m", 4)])
+            }
+            // Both writes are waiting for the lock (SQLite's busy timeout is 5 s) while these reads run.
+            try await Task.sleep(for: .milliseconds(200))
+            for _ in 0..<4 {
+                #expect(try await store.events(roomId: "r", after: 0, limit: 10).map(\.offset) == [1, 2, 3])
+            }
+            #expect(finished.all.isEmpty, "the writes still wait for the other process's lock")
+            _ = try await other.query("COMMIT")
+            try await other.close()
+            try await reset.value
+            try await append.value
+            #expect(try await store.events(roomId: "r", after: 0, limit: 10).map(\.offset) == [1, 2, 3, 4])
+            await store.close()
+        }
+    }
 }

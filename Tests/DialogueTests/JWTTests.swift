@@ -129,7 +129,7 @@ struct TokenExpiryTests {
     @Test func anExpiredConnectionIsToldAndDisconnected() async throws {
         try await withDialogue(try await Self.configuration()) { server, url in
             // Long enough to connect on a busy machine (the suite runs in parallel).
-            let token = try await JWTTests.token(JWTTests.claims(sub: "alice", expiresIn: 5))
+            let token = try await JWTTests.token(JWTTests.claims(sub: "alice", expiresIn: 8))
             try await TestClient.with(url, auth: ["token": .string(token)]) { alice in
                 #expect(server.getClients("alice").count == 1)
                 let error = try await alice.next("dialogue:error", timeout: .seconds(20))
@@ -141,8 +141,11 @@ struct TokenExpiryTests {
 
     @Test func aRefreshedTokenKeepsTheConnection() async throws {
         try await withDialogue(try await Self.configuration()) { server, url in
-            // Long enough to refresh in time on a busy machine; the wait below outlasts it.
-            let token = try await JWTTests.token(JWTTests.claims(sub: "alice", expiresIn: 5))
+            // Long enough to connect and refresh in time while the whole suite starts on two cores; the wait
+            // below outlasts it.
+            let lifetime = 12.0
+            let token = try await JWTTests.token(JWTTests.claims(sub: "alice", expiresIn: lifetime))
+            let issued = ContinuousClock.now
             let client = DialogueClient(configuration: .init(url: url, auth: ["token": .string(token)]), logger: testLogger)
             try await client.connect()
             let fresh = try await JWTTests.token(JWTTests.claims(sub: "alice", expiresIn: 3600))
@@ -156,7 +159,7 @@ struct TokenExpiryTests {
             let refused = await #expect(throws: DialogueError.self) { try await client.refreshToken(expired) }
             #expect(refused?.code == .unauthorized && refused?.message == "Token expired")
             // Past the first token's expiry: still connected.
-            try await Task.sleep(for: .seconds(6))
+            try await Task.sleep(until: issued + .seconds(lifetime + 1))
             #expect(server.getClients("alice").count == 1)
             #expect(client.state == .connected)
             await client.disconnect()

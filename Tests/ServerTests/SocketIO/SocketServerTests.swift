@@ -304,10 +304,11 @@ struct ClientHeartbeatTests {
     }
 
     @Test func theClientNoticesAServerThatStoppedPinging() async throws {
-        // A bare WebSocket server that completes the Engine.IO handshake and then never pings.
+        // A bare WebSocket server that completes the Engine.IO handshake and then never pings. The client gives
+        // up 2 s after the handshake: long enough for the handshake itself to finish on a busy machine.
         let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
         webSocketRouter.ws("/socket.io") { inbound, outbound, _ in
-            try await outbound.write(.text(#"0{"sid":"silent","upgrades":[],"pingInterval":100,"pingTimeout":100,"maxPayload":1000000}"#))
+            try await outbound.write(.text(#"0{"sid":"silent","upgrades":[],"pingInterval":1000,"pingTimeout":1000,"maxPayload":1000000}"#))
             for try await _ in inbound {}
         }
         let port = AsyncValue<Int>()
