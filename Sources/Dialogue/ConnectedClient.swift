@@ -1,6 +1,7 @@
 import SocketIO
 import SocketIOServer
 import Synchronization
+import DequeModule
 
 /// One connection of a user, with its identity and room membership. A user may have several.
 public final class ConnectedClient: Sendable {
@@ -19,6 +20,8 @@ public final class ConnectedClient: Sendable {
     public let server: DialogueServer
     /// When the connection was accepted, in milliseconds since 1970.
     public let connectedAt: Int64
+    /// The client's triggers admitted and not finished yet.
+    let triggers = TriggerWindow()
 
     init(socket: ServerSocket, userId: String, meta: SocketValue, auth: AuthData?, server: DialogueServer) {
         self.id = socket.id
@@ -95,5 +98,49 @@ public final class ConnectedClient: Sendable {
 
     func isIn(_ roomId: String) -> Bool {
         server.state.withLock { $0.clients[id]?.subscriptions[roomId] != nil }
+    }
+}
+
+extension ConnectedClient {
+    /// How many of a client's triggers may be admitted and not yet finished (stored, delivered, answered):
+    /// enough for kept events to share commits, few enough that a client cannot pile up unbounded work. A
+    /// client at the limit waits, and its further events queue in its socket (where a flood is refused).
+    final class TriggerWindow: Sendable {
+        static let size = 64
+
+        private struct State {
+            var inFlight = 0
+            var waiters = Deque<CheckedContinuation<Void, Never>>()
+        }
+
+        private let state = Mutex(State())
+
+        /// Takes a place, waiting for one if all are taken.
+        func enter() async {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { state -> Bool in
+                    guard state.inFlight < Self.size else {
+                        state.waiters.append(continuation)
+                        return false
+                    }
+                    state.inFlight += 1
+                    return true
+                }
+                if now { continuation.resume() }
+            }
+        }
+
+        /// Gives a place back (to the first waiter, if any).
+        func leave() {
+            let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                // The place passes to the waiter as it is: `inFlight` stays.
+                guard let waiter = state.waiters.popFirst() else {
+                    state.inFlight -= 1
+                    return nil
+                }
+                return waiter
+            }
+            next?.resume()
+        }
     }
 }

@@ -67,11 +67,24 @@ extension DialogueServer {
         return Unsubscribe { [weak self] in self?.state.withLock { $0.handlers.removeAll { $0.id == id } } }
     }
 
-    /// The trigger pipeline, for the server (`sender == nil`) and for clients (membership required).
+    /// The trigger pipeline, for the server (`sender == nil`) and for clients (membership required): the
+    /// checks and the offset (``admit(_:_:_:from:meta:sender:definition:)``), then the rest.
     func dispatch(
         _ roomId: String, _ eventName: String, _ data: SocketValue, from: String, meta: SocketValue?, sender: ConnectedClient?,
         definition fallback: (any EventDescribing)?
     ) async throws(DialogueError) -> (message: AnyEventMessage, persisted: Bool) {
+        let admitted = try await admit(roomId, eventName, data, from: from, meta: meta, sender: sender, definition: fallback)
+        return await admitted.finish()
+    }
+
+    /// The first half of a trigger, which runs in the order of the sender's events: the room, membership,
+    /// validation, `events.beforeEach` and — for a kept event — the room's next offset. What it returns
+    /// finishes the trigger (store, delivery in offset order, the after-hooks); a client's next event may be
+    /// admitted meanwhile, so one client's kept events wait for their commits together, not one by one.
+    func admit(
+        _ roomId: String, _ eventName: String, _ data: SocketValue, from: String, meta: SocketValue?, sender: ConnectedClient?,
+        definition fallback: (any EventDescribing)?
+    ) async throws(DialogueError) -> AdmittedTrigger {
         // Counted while in flight, so that a stopping server closes its store only after their writes.
         let accepted = state.withLock { state -> Bool in
             guard !state.stopping else { return false }
@@ -79,19 +92,19 @@ extension DialogueServer {
             return true
         }
         guard accepted else { throw DialogueError(.serverStopping, "The server is shutting down") }
-        defer { finishedDispatch() }
         do {
-            return try await deliver(roomId, eventName, data, from: from, meta: meta, sender: sender, definition: fallback)
+            return try await check(roomId, eventName, data, from: from, meta: meta, sender: sender, definition: fallback)
         } catch {
+            finishedDispatch()
             metrics.refused(room: metricsLabel(roomId: roomId), event: eventName, error: error)
             throw error
         }
     }
 
-    private func deliver(
+    private func check(
         _ roomId: String, _ eventName: String, _ data: SocketValue, from: String, meta: SocketValue?, sender: ConnectedClient?,
         definition fallback: (any EventDescribing)?
-    ) async throws(DialogueError) -> (message: AnyEventMessage, persisted: Bool) {
+    ) async throws(DialogueError) -> AdmittedTrigger {
         await ready.wait()
         let started = ContinuousClock.now
         if let meta, meta.objectValue == nil { throw DialogueError(.invalidRequest, "meta must be an object", field: "meta") }
@@ -134,17 +147,42 @@ extension DialogueServer {
             }
             message.roomId = roomId
         }
-        let recipients: Int
-        var persisted = true
+        var log: LoggedEvent?
         if let history = definition?.history, history.enabled {
-            (recipients, persisted) = await deliverLogged(&message, limit: history.limit)
-        } else {
-            recipients = await broadcast(message)
+            log = stamp(&message, limit: history.limit)
         }
         // A name the room does not define (allowed by `*`) is counted as `*`: clients choose those names.
         let metricsEvent = events.contains { $0.name == message.event } ? message.event : "*"
-        let metricsRoom = metricsLabel(roomId: roomId)
-        metrics.delivered(room: metricsRoom, event: metricsEvent, recipients: recipients, after: .now - started)
+        return AdmittedTrigger(server: self, message: message, log: log, metricsEvent: metricsEvent, started: started)
+    }
+
+    /// A trigger past its checks, with its offset if it is kept; ``finish()`` completes it, once.
+    struct AdmittedTrigger: Sendable {
+        let server: DialogueServer
+        let message: AnyEventMessage
+        let log: LoggedEvent?
+        let metricsEvent: String
+        let started: ContinuousClock.Instant
+
+        /// Stores (a kept event), delivers, and runs `events.onTriggered`, the ``on(_:_:_:)`` handlers and
+        /// `events.afterEach`. Returns the message as delivered and whether it is durable.
+        func finish() async -> (message: AnyEventMessage, persisted: Bool) {
+            defer { server.finishedDispatch() }
+            return await server.deliver(self)
+        }
+    }
+
+    private func deliver(_ trigger: AdmittedTrigger) async -> (message: AnyEventMessage, persisted: Bool) {
+        let message = trigger.message
+        let roomId = message.roomId
+        let recipients: Int
+        var persisted = true
+        if let log = trigger.log {
+            (recipients, persisted) = await deliverLogged(message, log)
+        } else {
+            recipients = await broadcast(message)
+        }
+        metrics.delivered(room: metricsLabel(roomId: roomId), event: trigger.metricsEvent, recipients: recipients, after: .now - trigger.started)
         let hooks = configuration.hooks.events
         await runHook("events.onTriggered") { try await hooks.onTriggered?(roomId, message) }
         let (handlers, streams) = state.withLock { state in

@@ -51,30 +51,42 @@ extension DialogueServer {
             .emit("dialogue:event", [message.socketValue])
     }
 
-    /// A kept event: gets the room's next offset, goes into memory and (durably) into the history store, and
-    /// is delivered after every event of the room with a lower offset. A store that fails does not stop
-    /// delivery: the failure is logged with the room and offset, `persisted` is `false`, and the event is
-    /// stored by the retry task once the store is back (see ``historyStoreStatus``).
-    func deliverLogged(_ message: inout AnyEventMessage, limit: Int) async -> (recipients: Int, persisted: Bool) {
+    /// A kept event's place in its room's log, and what its memory buffer evicted to make room.
+    struct LoggedEvent: Sendable {
+        let epoch: Int64
+        let evictions: [HistoryManager.Eviction]
+    }
+
+    /// Gives a kept event the room's next offset and puts it in memory (the first half of a kept event).
+    func stamp(_ message: inout AnyEventMessage, limit: Int) -> LoggedEvent {
         let roomId = message.roomId
-        let (stamped, epoch, evictions) = state.withLock { state -> (AnyEventMessage, Int64, [HistoryManager.Eviction]) in
+        let (stamped, logged) = state.withLock { state -> (AnyEventMessage, LoggedEvent) in
             var log = state.logs[roomId] ?? RoomLog(epoch: Self.newEpoch(), lastOffset: 0)
             if state.turns[roomId] == nil { state.turns[roomId] = RoomTurns(delivered: log.lastOffset) }
             log.lastOffset += 1
             state.logs[roomId] = log
             var stamped = message
             stamped.offset = log.lastOffset
-            return (stamped, log.epoch, state.history.append(stamped, limit: limit))
+            return (stamped, LoggedEvent(epoch: log.epoch, evictions: state.history.append(stamped, limit: limit)))
         }
         message = stamped
-        let offset = stamped.offset ?? 0
-        await cleanup(evictions)
+        return logged
+    }
+
+    /// The second half of a kept event: stored durably in the history store, then delivered after every
+    /// event of the room with a lower offset. A store that fails does not stop delivery: the failure is
+    /// logged with the room and offset, `persisted` is `false`, and the event is stored by the retry task
+    /// once the store is back (see ``historyStoreStatus``).
+    func deliverLogged(_ message: AnyEventMessage, _ logged: LoggedEvent) async -> (recipients: Int, persisted: Bool) {
+        let roomId = message.roomId
+        let offset = message.offset ?? 0
+        await cleanup(logged.evictions)
         var persisted = true
         if let store = configuration.historyStore {
-            persisted = await persist(StoredEvent(offset: offset, epoch: epoch, message: stamped), in: store)
+            persisted = await persist(StoredEvent(offset: offset, epoch: logged.epoch, message: message), in: store)
         }
         await waitForTurn(roomId, offset)
-        let recipients = await broadcast(stamped)
+        let recipients = await broadcast(message)
         finishTurn(roomId, offset)
         return (recipients, persisted)
     }

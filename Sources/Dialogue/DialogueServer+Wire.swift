@@ -30,17 +30,7 @@ extension DialogueServer {
             try unsubscribe(client, request.string("roomId"), request.string("eventName"))
             return nil
         }
-        handle(socket, "dialogue:trigger") { [unowned self] request throws(DialogueError) in
-            let (message, persisted) = try await dispatch(
-                request.string("roomId"), request.string("event"), request.value["data"] ?? .null,
-                from: client.userId, meta: request.value["meta"].flatMap { $0 == .null ? nil : $0 }, sender: client, definition: nil
-            )
-            var answer: OrderedDictionary<SocketKey, SocketValue> = ["timestamp": .int(message.timestamp)]
-            if let offset = message.offset { answer["offset"] = .int(offset) }
-            // Delivered, but the history store failed: the client knows this one is not durable.
-            if !persisted { answer["persisted"] = false }
-            return answer
-        }
+        handleTrigger(socket, client: client)
         handle(socket, "dialogue:refreshToken") { [unowned self] request throws(DialogueError) in
             try await refreshToken(client, request.string("token"))
         }
@@ -78,7 +68,7 @@ extension DialogueServer {
             let payload = arguments.first ?? .null
             let result: Result<OrderedDictionary<SocketKey, SocketValue>?, DialogueError>
             if payloadRequired, payload.objectValue == nil {
-                result = .failure(DialogueError(.invalidRequest, "\(event) expects an object payload"))
+                result = .failure(Self.objectExpected(event))
             } else {
                 do throws(DialogueError) {
                     result = .success(try await body(WireRequest(value: payload)))
@@ -86,18 +76,62 @@ extension DialogueServer {
                     result = .failure(error)
                 }
             }
-            switch result {
-            case .success(let extra):
-                var answer: OrderedDictionary<SocketKey, SocketValue> = ["ok": true]
-                answer.merge(extra ?? [:]) { _, new in new }
-                ack?(.object(answer))
-            case .failure(let error):
-                let roomId = payload["roomId"]?.stringValue ?? payload["id"]?.stringValue
-                if let ack {
-                    ack(["ok": false, "error": error.payload(roomId: roomId)])
-                } else {
-                    socket.emit("dialogue:error", error.payload(roomId: roomId))
-                }
+            Self.answer(result, to: payload, on: socket, ack: ack)
+        }
+    }
+
+    /// `dialogue:trigger`: admitted in the order the client sent its events, finished (stored, delivered,
+    /// answered) without holding up the client's next ones — at most ``ConnectedClient/TriggerWindow/size``
+    /// at a time, beyond which the client's events wait.
+    private func handleTrigger(_ socket: ServerSocket, client: ConnectedClient) {
+        socket.on("dialogue:trigger") { [unowned self] socket, arguments, ack in
+            let payload = arguments.first ?? .null
+            await client.triggers.enter()
+            let admitted: AdmittedTrigger
+            do throws(DialogueError) {
+                guard payload.objectValue != nil else { throw Self.objectExpected("dialogue:trigger") }
+                let request = WireRequest(value: payload)
+                admitted = try await admit(
+                    request.string("roomId"), request.string("event"), payload["data"] ?? .null,
+                    from: client.userId, meta: payload["meta"].flatMap { $0 == .null ? nil : $0 }, sender: client, definition: nil
+                )
+            } catch {
+                client.triggers.leave()
+                Self.answer(.failure(error), to: payload, on: socket, ack: ack)
+                return
+            }
+            Task {
+                let (message, persisted) = await admitted.finish()
+                client.triggers.leave()
+                var answer: OrderedDictionary<SocketKey, SocketValue> = ["timestamp": .int(message.timestamp)]
+                if let offset = message.offset { answer["offset"] = .int(offset) }
+                // Delivered, but the history store failed: the client knows this one is not durable.
+                if !persisted { answer["persisted"] = false }
+                Self.answer(.success(answer), to: payload, on: socket, ack: ack)
+            }
+        }
+    }
+
+    private static func objectExpected(_ event: String) -> DialogueError {
+        DialogueError(.invalidRequest, "\(event) expects an object payload")
+    }
+
+    /// Answers a request: through its acknowledgement if it asked for one (`{ok: true, …}` or
+    /// `{ok: false, error}`), else a failure as `dialogue:error`.
+    private static func answer(
+        _ result: Result<OrderedDictionary<SocketKey, SocketValue>?, DialogueError>, to payload: SocketValue, on socket: ServerSocket, ack: SocketAck?
+    ) {
+        switch result {
+        case .success(let extra):
+            var answer: OrderedDictionary<SocketKey, SocketValue> = ["ok": true]
+            answer.merge(extra ?? [:]) { _, new in new }
+            ack?(.object(answer))
+        case .failure(let error):
+            let roomId = payload["roomId"]?.stringValue ?? payload["id"]?.stringValue
+            if let ack {
+                ack(["ok": false, "error": error.payload(roomId: roomId)])
+            } else {
+                socket.emit("dialogue:error", error.payload(roomId: roomId))
             }
         }
     }

@@ -4,6 +4,7 @@ import DialoguePostgres
 import DialogueSQLite
 import DialogueStorage
 import Foundation
+import SQLiteNIO
 import SocketIO
 import TestSupport
 import Synchronization
@@ -70,6 +71,50 @@ struct DurableHistoryTests {
                 let message = try await server.trigger("project", Message, ChatMessage(text: "new", senderId: "s"))
                 #expect(message.offset == 1, "a new epoch starts at 1")
                 #expect(await server.room("project")?.history("message", start: 0, end: 10).map { $0.data["text"] } == ["new"])
+            }
+        }
+    }
+
+    /// One client's kept events wait for their commits together: the next is admitted (offset, memory) while
+    /// the one before waits for the disk, and each is answered and delivered only once it is durable.
+    @Test func aClientsKeptEventsDoNotWaitForEachOthersCommits() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("h.sqlite").path
+            var configuration = testConfiguration(rooms: [("general", chatRoom)])
+            configuration.historyStore = try await SQLiteHistoryStore(path: path, logger: testLogger)
+            try await withDialogue(configuration) { server, url in
+                try await TestClient.with(url, auth: ["userId": "watcher"]) { watcher in
+                    try await watcher.join("general")
+                    try await TestClient.with(url, auth: ["userId": "writer"]) { writer in
+                        try await writer.join("general")
+                        // Another process holds the write lock: no commit can finish until it lets go.
+                        let other = try await SQLiteConnection.open(storage: .file(path: path))
+                        _ = try await other.query("BEGIN IMMEDIATE")
+                        let answers = Recorder<SocketValue>()
+                        try await withThrowingTaskGroup(of: Void.self) { group in
+                            for n in 1...3 {
+                                group.addTask {
+                                    let data: SocketValue = ["text": .string("m\(n)"), "senderId": "writer"]
+                                    answers.append(try await writer.request("dialogue:trigger", ["roomId": "general", "event": "message", "data": data]))
+                                }
+                            }
+                            let room = try #require(server.room("general"))
+                            try await eventually("all three admitted while the first commit waits") {
+                                await room.history("message", start: 0, end: 10).count == 3
+                            }
+                            #expect(answers.all.isEmpty, "nothing is answered before it is durable")
+                            #expect(watcher.pendingEventNames.isEmpty, "nothing is delivered before it is durable")
+                            _ = try await other.query("COMMIT")
+                            try await other.close()
+                            try await group.waitForAll()
+                        }
+                        #expect(Set(answers.all.compactMap { $0["offset"]?.intValue }) == [1, 2, 3])
+                        #expect(answers.all.allSatisfy { $0["ok"] == true && $0["persisted"] == nil }, "\(answers.all)")
+                        var delivered: [Int] = []
+                        for _ in 1...3 { delivered.append(try await watcher.nextEvent("message")["offset"]?.intValue ?? -1) }
+                        #expect(delivered == [1, 2, 3], "delivered in offset order")
+                    }
+                }
             }
         }
     }

@@ -53,7 +53,7 @@ func withServer<Result: Sendable>(
         tasks.addTask { try await group.run() }
         let result: Swift.Result<Result, any Error>
         do {
-            result = .success(try await body(RunningServer(port: try await port.value(timeout: .seconds(10)), group: group)))
+            result = .success(try await body(RunningServer(port: try await port.value(timeout: patience), group: group)))
         } catch {
             result = .failure(error)
         }
