@@ -140,8 +140,9 @@ extension DialogueServer {
             if case .deny(let reason) = decision { throw DialogueError(.joinDenied, reason) }
         }
         // Held from the snapshot until the catch-up is sent, so live delivery resumes exactly after it.
-        let gated = await acquireGate(roomId)
-        let snapshot: JoinSnapshot
+        let gated = await roomLogs.acquireGate(roomId)
+        let (delivered, epoch) = roomLogs.joinPosition(roomId)
+        var snapshot: JoinSnapshot
         do {
             snapshot = try state.withLock { state throws(DialogueError) -> JoinSnapshot in
                 guard let joinedRooms = state.clients[client.id]?.subscriptions.count else { throw DialogueError(.notConnected, "The client is not connected") }
@@ -156,8 +157,7 @@ extension DialogueServer {
                 }
                 guard var room = state.rooms[roomId] else { throw .roomNotFound(roomId) }
                 let handle = Room(id: roomId, state: room, server: self)
-                let delivered = state.turns[roomId]?.delivered ?? state.logs[roomId]?.lastOffset ?? 0
-                var snapshot = JoinSnapshot(room: handle, created: created, delivered: delivered, epoch: state.logs[roomId]?.epoch)
+                var snapshot = JoinSnapshot(room: handle, created: created, delivered: delivered, epoch: epoch)
                 if state.clients[client.id]?.subscriptions[roomId] != nil { return snapshot }
                 if let maxSize = room.configuration.maxSize, room.members.count >= maxSize {
                     throw DialogueError(.roomFull, "Room '\(roomId)' is at capacity")
@@ -173,24 +173,23 @@ extension DialogueServer {
                 snapshot.isNew = true
                 snapshot.subscriptions = subscriptions
                 // Only when history will be sent: a sync on join, or a resume that may fail.
-                if room.configuration.syncHistoryOnJoin != .off || resume != nil {
-                    snapshot.recent = state.history.latest(roomId: roomId).filter { ($0.offset ?? 0) <= delivered }
-                }
+                snapshot.sendsHistory = room.configuration.syncHistoryOnJoin != .off || resume != nil
                 return snapshot
             }
         } catch {
-            if gated { releaseGate(roomId) }
+            if gated { roomLogs.releaseGate(roomId) }
             throw error
         }
+        if snapshot.sendsHistory { snapshot.recent = roomLogs.recent(roomId, upTo: delivered) }
         if let created = snapshot.created { await announceCreated(created) }
         guard snapshot.isNew else {
-            if gated { releaseGate(roomId) }
+            if gated { roomLogs.releaseGate(roomId) }
             let payload = snapshot.joinedPayload(recovered: nil)
             client.socket.emit("dialogue:joined", payload)
             return JoinOutcome(room: snapshot.room, joined: payload, subscriptions: client.subscriptions(roomId))
         }
         let payload = await catchUp(client, snapshot, resume: resume)
-        if gated { releaseGate(roomId) }
+        if gated { roomLogs.releaseGate(roomId) }
         logger.debug("client joined", metadata: ["dialogue.client": .string(client.id), "dialogue.room": .string(roomId)])
         await announcePresence(of: client, in: roomId, joined: true)
         await runHook("clients.onJoined") { try await configuration.hooks.clients.onJoined?(client, roomId) }
@@ -259,7 +258,7 @@ extension DialogueServer {
     /// starts a new epoch if it is made again.
     @discardableResult
     func removeRoom(_ id: String, ifEmpty: Bool = false) async -> Bool {
-        let removed = state.withLock { state -> (RoomState, [ConnectedClient], [HistoryManager.Eviction])? in
+        let removed = state.withLock { state -> (RoomState, [ConnectedClient])? in
             guard let room = state.rooms[id], !ifEmpty || room.members.isEmpty else { return nil }
             state.rooms[id] = nil
             var members: [ConnectedClient] = []
@@ -272,10 +271,10 @@ extension DialogueServer {
                 state.roomsCreatedByUser[creator, default: 1] -= 1
                 if state.roomsCreatedByUser[creator] == 0 { state.roomsCreatedByUser[creator] = nil }
             }
-            return (room, members, state.history.removeRoom(id))
+            return (room, members)
         }
-        guard let (room, members, evictions) = removed else { return false }
-        await cleanup(evictions)
+        guard let (room, members) = removed else { return false }
+        await cleanup(roomLogs.forget(id))
         if !ifEmpty { await resetLog(id) }
         for client in members {
             await runHook("clients.onLeft") { try await configuration.hooks.clients.onLeft?(client, id) }

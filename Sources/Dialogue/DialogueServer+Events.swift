@@ -59,12 +59,8 @@ extension DialogueServer {
     }
 
     private func addHandler(_ roomPattern: String, _ eventName: String, _ handler: @escaping @Sendable (AnyEventMessage) async throws -> Void) -> Unsubscribe {
-        let id = state.withLock { state in
-            state.nextHandlerID += 1
-            state.handlers.append(HandlerRegistration(id: state.nextHandlerID, roomPattern: roomPattern, eventName: eventName, handler: handler))
-            return state.nextHandlerID
-        }
-        return Unsubscribe { [weak self] in self?.state.withLock { $0.handlers.removeAll { $0.id == id } } }
+        let id = handlers.add(roomPattern: roomPattern, eventName: eventName, handler)
+        return Unsubscribe { [weak self] in self?.handlers.remove(id) }
     }
 
     /// The trigger pipeline, for the server (`sender == nil`) and for clients (membership required): the
@@ -86,16 +82,11 @@ extension DialogueServer {
         definition fallback: (any EventDescribing)?
     ) async throws(DialogueError) -> AdmittedTrigger {
         // Counted while in flight, so that a stopping server closes its store only after their writes.
-        let accepted = state.withLock { state -> Bool in
-            guard !state.stopping else { return false }
-            state.inFlight += 1
-            return true
-        }
-        guard accepted else { throw DialogueError(.serverStopping, "The server is shutting down") }
+        guard inFlight.enter() else { throw DialogueError(.serverStopping, "The server is shutting down") }
         do {
             return try await check(roomId, eventName, data, from: from, meta: meta, sender: sender, definition: fallback)
         } catch {
-            finishedDispatch()
+            inFlight.leave()
             metrics.refused(room: metricsLabel(roomId: roomId), event: eventName, error: error)
             throw error
         }
@@ -147,9 +138,9 @@ extension DialogueServer {
             }
             message.roomId = roomId
         }
-        var log: LoggedEvent?
+        var log: RoomLogs.Stamp?
         if let history = definition?.history, history.enabled {
-            log = stamp(&message, limit: history.limit)
+            log = roomLogs.stamp(&message, limit: history.limit)
         }
         // A name the room does not define (allowed by `*`) is counted as `*`: clients choose those names.
         let metricsEvent = events.contains { $0.name == message.event } ? message.event : "*"
@@ -160,14 +151,14 @@ extension DialogueServer {
     struct AdmittedTrigger: Sendable {
         let server: DialogueServer
         let message: AnyEventMessage
-        let log: LoggedEvent?
+        let log: RoomLogs.Stamp?
         let metricsEvent: String
         let started: ContinuousClock.Instant
 
         /// Stores (a kept event), delivers, and runs `events.onTriggered`, the ``on(_:_:_:)`` handlers and
         /// `events.afterEach`. Returns the message as delivered and whether it is durable.
         func finish() async -> (message: AnyEventMessage, persisted: Bool) {
-            defer { server.finishedDispatch() }
+            defer { server.inFlight.leave() }
             return await server.deliver(self)
         }
     }
@@ -185,12 +176,8 @@ extension DialogueServer {
         metrics.delivered(room: metricsLabel(roomId: roomId), event: trigger.metricsEvent, recipients: recipients, after: .now - trigger.started)
         let hooks = configuration.hooks.events
         await runHook("events.onTriggered") { try await hooks.onTriggered?(roomId, message) }
-        let (handlers, streams) = state.withLock { state in
-            (state.handlers.filter { ($0.eventName == message.event || $0.eventName == "*") && ($0.roomPattern == roomId || Glob.matches($0.roomPattern, roomId)) },
-             state.streams[roomId].map { Array($0.values) } ?? [])
-        }
-        publish(message, to: streams)
-        for registration in handlers {
+        publish(message, to: streams.subscribers(of: roomId))
+        for registration in handlers.matching(message) {
             await runHook("on(\(registration.roomPattern), \(registration.eventName))") { try await registration.handler(message) }
         }
         await runHook("events.afterEach") {
@@ -205,9 +192,7 @@ extension DialogueServer {
     func history(roomId: String, eventName: String, start: Int, end: Int) async -> [AnyEventMessage] {
         let start = max(0, start)
         guard end > start else { return [] }
-        var (events, known) = state.withLock { state in
-            (state.history.events(roomId: roomId, eventName: eventName, start: start, end: end), state.history.count(roomId: roomId, eventName: eventName))
-        }
+        var (events, known) = roomLogs.recent(roomId, eventName: eventName, start: start, end: end)
         if events.count < end - start, let store = configuration.historyStore {
             do {
                 let stored = try await store.events(roomId: roomId, eventName: eventName, start: start + events.count, end: end)
@@ -231,7 +216,7 @@ extension DialogueServer {
 
     /// The room's in-memory events of every name, newest first, `[start, end)`.
     func recentHistory(roomId: String, start: Int, end: Int) -> [AnyEventMessage] {
-        let all = state.withLock { $0.history.latest(roomId: roomId, limit: end) }
+        let all = roomLogs.latest(roomId, limit: end)
         return start < all.count ? Array(all[start...]) : []
     }
 

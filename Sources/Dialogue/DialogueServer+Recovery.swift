@@ -26,6 +26,8 @@ struct JoinSnapshot {
     let epoch: Int64?
     var isNew = false
     var subscriptions: OrderedSet<String> = []
+    /// Whether the join sends history (a sync on join, or a resume that may fail): then `recent` is read.
+    var sendsHistory = false
     /// The room's in-memory events up to `delivered`, newest first.
     var recent: [AnyEventMessage] = []
 
@@ -85,7 +87,7 @@ extension DialogueServer {
     /// history store when there is one, else from memory. `nil` when the store cannot be read.
     func loggedEvents(_ roomId: String, after offset: Int64, limit: Int) async -> [AnyEventMessage]? {
         guard let store = configuration.historyStore else {
-            return Array(state.withLock { $0.history.events(roomId: roomId, after: offset) }.prefix(limit))
+            return Array(roomLogs.recent(roomId, after: offset).prefix(limit))
         }
         do {
             return try await store.events(roomId: roomId, after: offset, limit: limit).map(\.messageWithOffset)

@@ -14,9 +14,8 @@ extension DialogueServer {
     /// The rules of every room with a stored log, from its live settings or else from the configured room
     /// or template that would make it again (a template room that was removed keeps its stored history).
     func retentionRules() -> [RetentionRule] {
-        let (roomIds, live) = state.withLock { state in
-            (state.logs.keys.sorted(), state.rooms.mapValues(\.configuration))
-        }
+        let roomIds = roomLogs.roomIds
+        let live = state.withLock { state in state.rooms.mapValues(\.configuration) }
         return roomIds.flatMap { roomId -> [RetentionRule] in
             let room = live[roomId] ?? configuration.rooms[roomId]
                 ?? configuration.roomTemplates.first(where: { $0.matches(roomId) })?.configuration(for: roomId)
@@ -36,9 +35,7 @@ extension DialogueServer {
         var deleted = 0
         for rule in retentionRules() {
             let olderThan = rule.retention.maxAge.map { nowMilliseconds - Int64($0 / .milliseconds(1)) }
-            state.withLock {
-                $0.history.prune(roomId: rule.roomId, eventName: rule.eventName, keepingNewest: rule.retention.maxEvents, olderThan: olderThan)
-            }
+            roomLogs.prune(rule.roomId, eventName: rule.eventName, keepingNewest: rule.retention.maxEvents, olderThan: olderThan)
             guard let store = configuration.historyStore else { continue }
             do {
                 deleted += try await store.prune(roomId: rule.roomId, eventName: rule.eventName, keepingNewest: rule.retention.maxEvents, olderThan: olderThan)

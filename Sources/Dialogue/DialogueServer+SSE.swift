@@ -55,11 +55,11 @@ extension DialogueServer {
         let (stream, continuation) = AsyncStream<StreamItem>.makeStream(bufferingPolicy: .bufferingOldest(Self.sseBuffer))
         let subscriber = StreamSubscriber(names: names.contains("*") ? nil : Set(names), continuation: continuation)
         // Registered before the replay is read, so nothing delivered meanwhile is missed.
-        guard let registration = registerStream(roomId, subscriber) else {
+        guard let registration = streams.register(roomId, subscriber) else {
             return Self.json(.serviceUnavailable, ["ok": false, "error": DialogueError(.serverStopping, "The server is shutting down").payload()])
         }
         let body = ResponseBody { [weak self] writer in
-            defer { self?.unregisterStream(roomId, registration) }
+            defer { self?.streams.unregister(roomId, registration) }
             try await writer.write(ByteBuffer(string: "retry: 3000\n\n"))
             var replayedThrough = Int64.min
             if let lastEventID, let self {
@@ -132,22 +132,6 @@ extension DialogueServer {
         return ByteBuffer(string: text)
     }
 
-    private func registerStream(_ roomId: String, _ subscriber: StreamSubscriber) -> Int? {
-        state.withLock { state in
-            guard !state.streamsClosed else { return nil }
-            state.nextStreamID += 1
-            state.streams[roomId, default: [:]][state.nextStreamID] = subscriber
-            return state.nextStreamID
-        }
-    }
-
-    private func unregisterStream(_ roomId: String, _ id: Int) {
-        state.withLock { state in
-            state.streams[roomId]?[id] = nil
-            if state.streams[roomId]?.isEmpty == true { state.streams[roomId] = nil }
-        }
-    }
-
     /// Hands a delivered event to its room's streams: encoded once, whatever their number. A stream more
     /// than ``sseBuffer`` events behind is ended (its client resumes by `Last-Event-ID`).
     func publish(_ message: AnyEventMessage, to subscribers: [StreamSubscriber]) {
@@ -161,11 +145,6 @@ extension DialogueServer {
 
     /// Ends every event stream (the server is stopping); later requests are refused.
     func closeStreams() {
-        let open = state.withLock { state in
-            state.streamsClosed = true
-            defer { state.streams = [:] }
-            return state.streams.values.flatMap(\.values)
-        }
-        for subscriber in open { subscriber.continuation.finish() }
+        for subscriber in streams.close() { subscriber.continuation.finish() }
     }
 }

@@ -37,7 +37,19 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
     /// The Socket.IO server underneath.
     public let io: SocketServer
     let namespace: SocketNamespace
+    /// The directory: rooms, the clients connected and who is in which room. Each room's log, the events
+    /// in flight, the store's backlog, the handlers and the streams have owners of their own (`Delivery/`).
     let state: Mutex<State>
+    /// Each room's offsets, delivery order and recent events.
+    let roomLogs: RoomLogs
+    /// Events being delivered now (shutdown waits for them).
+    let inFlight = InFlightEvents()
+    /// Delivered events waiting for the history store, and its health.
+    let storeBacklog: StoreBacklog
+    /// The handlers of ``on(_:event:_:)``.
+    let handlers = EventHandlers()
+    /// The open Server-Sent Events streams.
+    let streams = EventStreams()
     private let lifecycle = Mutex<Lifecycle?>(nil)
     /// Fired once the history store is open (at once without a store): events wait for it.
     let ready = OneShotSignal()
@@ -48,26 +60,7 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
         var clients: [String: ClientState] = [:]
         var clientIDsByUser: [String: OrderedSet<String>] = [:]
         var roomsCreatedByUser: [String: Int] = [:]
-        var history: HistoryManager
         var historyRequests: SlidingWindow<String>
-        var handlers: [HandlerRegistration] = []
-        var nextHandlerID = 0
-        /// Each room's log position (epoch, newest offset).
-        var logs: [String: RoomLog] = [:]
-        /// Each room's delivery order.
-        var turns: [String: RoomTurns] = [:]
-        /// Delivered events the history store refused, oldest first, waiting for a retry.
-        var unpersisted: Deque<StoredEvent> = []
-        var storeStatus = HistoryStoreStatus(configured: false, healthy: true, pendingEvents: 0, droppedEvents: 0, failedWrites: 0)
-        /// Open Server-Sent Events streams by room, ended when the server stops.
-        var streams: [String: [Int: StreamSubscriber]] = [:]
-        var nextStreamID = 0
-        var streamsClosed = false
-        /// Set when shutdown begins: new events are refused from then on.
-        var stopping = false
-        /// Events being delivered (and stored); the store closes once none is left.
-        var inFlight = 0
-        var drained: [CheckedContinuation<Void, Never>] = []
     }
 
     struct RoomState {
@@ -90,13 +83,6 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
         var expiry: Task<Void, Never>?
     }
 
-    struct HandlerRegistration {
-        let id: Int
-        let roomPattern: String
-        let eventName: String
-        let handler: @Sendable (AnyEventMessage) async throws -> Void
-    }
-
     private struct Lifecycle {
         let group: ServiceGroup
         let task: Task<Void, any Error>
@@ -110,8 +96,9 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
         self.logger = logger
         self.io = SocketServer(configuration: configuration.socket, logger: logger)
         self.namespace = io.namespace("/")
+        self.storeBacklog = StoreBacklog(capacity: configuration.maxPendingStoreEvents)
+        self.roomLogs = RoomLogs(memory: HistoryManager(maxRooms: configuration.maxHistoryRooms), newEpoch: { Self.newEpoch() })
         var state = State(
-            history: HistoryManager(maxRooms: configuration.maxHistoryRooms),
             historyRequests: SlidingWindow(maxEvents: configuration.historyRequestLimit.maxRequests, window: configuration.historyRequestLimit.window)
         )
         for (id, room) in configuration.rooms {
@@ -142,9 +129,9 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
             if let store = configuration.historyStore { group.addTask { await self.runStoreRetry(store) } }
             for room in rooms() { await runHook("rooms.onCreated") { try await configuration.hooks.rooms.onCreated?(room) } }
             try await io.run()
-            await stopAcceptingEvents()
+            await inFlight.stop()
             closeStreams()
-            let evictions = state.withLock { $0.history.removeAll() }
+            let evictions = roomLogs.forgetAll()
             await cleanup(evictions)
             if let store = configuration.historyStore {
                 await retryPendingWrites(store)

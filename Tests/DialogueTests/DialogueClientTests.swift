@@ -1,3 +1,4 @@
+import Foundation
 import Dialogue
 import DialogueClient
 import SocketIO
@@ -12,8 +13,11 @@ func withClient<Result: Sendable>(
     _ body: @Sendable (DialogueClient) async throws -> Result
 ) async throws -> Result {
     let client = DialogueClient(
-        // Requests may wait 15 s (5 by default): the whole suite runs in parallel on two cores.
-        configuration: DialogueClientConfiguration(url: url, auth: auth, reconnectionAttempts: reconnectionAttempts, backoff: backoff, requestTimeout: .seconds(15)),
+        // Requests may wait 15 s (5 by default) and connecting 20 s (10): the whole suite runs in parallel on two
+        // cores, and a server on PostgreSQL accepts events only once its store is open.
+        configuration: DialogueClientConfiguration(
+            url: url, auth: auth, reconnectionAttempts: reconnectionAttempts, backoff: backoff, connectTimeout: .seconds(20), requestTimeout: .seconds(15)
+        ),
         logger: testLogger
     )
     let result: Swift.Result<Result, any Error>
@@ -232,12 +236,24 @@ struct DialogueClientTests {
 
     @Test func givesUpAfterTheConfiguredAttempts() async throws {
         let server = DialogueServer(configuration: testConfiguration(), logger: testLogger)
-        let url = "http://127.0.0.1:\(try await server.start())"
+        let port = try await server.start()
+        let url = "http://127.0.0.1:\(port)"
         try await withClient(url, auth: ["userId": "alice"], reconnectionAttempts: 2) { alice in
             try await alice.connect()
             let errors = Recorder<String>()
             alice.errors.observe { errors.append("\($0)") }
             try await server.stop()
+            // The port stays taken (bound, not listening: connections are refused), so that another test's
+            // server cannot get it and take the client's reconnection attempts.
+            let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(holder) }
+            var reuse: Int32 = 1
+            setsockopt(holder, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
             try await errors.wait(timeout: .seconds(10)) { $0 == ["notConnected: gave up after 2 reconnection attempts"] }
             #expect(alice.state == .disconnected)
             await #expect(throws: DialogueClientError.self) { _ = try await alice.listRooms() }

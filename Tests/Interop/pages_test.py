@@ -157,6 +157,8 @@ async def chat(browser, base, token, artifacts, report):
     await alice.until("bob's message at alice", 'document.querySelector(\'#log p.message[data-from="bob"]\')?.textContent.includes("hello alice")')
     await say(alice, "hello bob")
     await bob.until("alice's message at bob", 'document.querySelector(\'#log p.message[data-from="alice"]\')?.textContent.includes("hello bob")')
+    # Alice sees her own message when it is delivered to her, which may be a moment after bob.
+    await alice.until("alice's message at alice", 'document.querySelector(\'#log p.message[data-from="alice"]\')?.textContent.includes("hello bob")')
     report["aliceLog"] = await alice.eval(texts("#log p.message"))
     report["bobLog"] = await bob.eval(texts("#log p.message"))
     await alice.screenshot(os.path.join(artifacts, "chat-alice.png"))
