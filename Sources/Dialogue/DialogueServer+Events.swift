@@ -155,6 +155,11 @@ extension DialogueServer {
         let metricsEvent: String
         let started: ContinuousClock.Instant
 
+        /// Whether finishing waits for the history store's commit: only then may it run beside the sender's
+        /// next events (a kept event is delivered in offset order whatever finishes first; any other event
+        /// must finish before the next is admitted, or one client's events could be delivered out of order).
+        var waitsForCommit: Bool { log != nil && server.configuration.historyStore != nil }
+
         /// Stores (a kept event), delivers, and runs `events.onTriggered`, the ``on(_:_:_:)`` handlers and
         /// `events.afterEach`. Returns the message as delivered and whether it is durable.
         func finish() async -> (message: AnyEventMessage, persisted: Bool) {

@@ -80,9 +80,10 @@ extension DialogueServer {
         }
     }
 
-    /// `dialogue:trigger`: admitted in the order the client sent its events, finished (stored, delivered,
-    /// answered) without holding up the client's next ones — at most ``ConnectedClient/TriggerWindow/size``
-    /// at a time, beyond which the client's events wait.
+    /// `dialogue:trigger`: admitted in the order the client sent its events; a kept event that waits for the
+    /// store's commit is finished (stored, delivered in offset order, answered) without holding up the
+    /// client's next ones — at most ``ConnectedClient/TriggerWindow/size`` at a time, beyond which the
+    /// client's events wait. Any other event is finished before the next is admitted.
     private func handleTrigger(_ socket: ServerSocket, client: ConnectedClient) {
         socket.on("dialogue:trigger") { [unowned self] socket, arguments, ack in
             let payload = arguments.first ?? .null
@@ -100,7 +101,7 @@ extension DialogueServer {
                 Self.answer(.failure(error), to: payload, on: socket, ack: ack)
                 return
             }
-            Task {
+            let finish = { @Sendable in
                 let (message, persisted) = await admitted.finish()
                 client.triggers.leave()
                 var answer: OrderedDictionary<SocketKey, SocketValue> = ["timestamp": .int(message.timestamp)]
@@ -108,6 +109,11 @@ extension DialogueServer {
                 // Delivered, but the history store failed: the client knows this one is not durable.
                 if !persisted { answer["persisted"] = false }
                 Self.answer(.success(answer), to: payload, on: socket, ack: ack)
+            }
+            if admitted.waitsForCommit {
+                Task { await finish() }
+            } else {
+                await finish()
             }
         }
     }

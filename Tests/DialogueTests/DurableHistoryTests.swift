@@ -119,6 +119,28 @@ struct DurableHistoryTests {
         }
     }
 
+    /// Events without history are finished one at a time, so one client's events reach the room in the
+    /// order it sent them (with a history store, where kept events are finished concurrently).
+    @Test func aClientsEventsWithoutHistoryArriveInTheOrderSent() async throws {
+        try await withTemporaryDirectory { directory in
+            var configuration = testConfiguration(rooms: [("general", chatRoom)])
+            configuration.historyStore = try await SQLiteHistoryStore(path: directory.appendingPathComponent("h.sqlite").path, logger: testLogger)
+            try await withDialogue(configuration) { _, url in
+                try await TestClient.with(url, auth: ["userId": "watcher"]) { watcher in
+                    try await watcher.join("general")
+                    _ = try await watcher.request("dialogue:subscribe", ["roomId": "general", "eventName": "typing"])
+                    try await TestClient.with(url, auth: ["userId": "writer"]) { writer in
+                        try await writer.join("general")
+                        for n in 0..<40 { writer.trigger("general", "typing", ["isTyping": .bool(n % 2 == 0)]) }
+                        var received: [Bool] = []
+                        for _ in 0..<40 { received.append(try await watcher.nextEvent("typing")["data"]?["isTyping"] == true) }
+                        #expect(received == (0..<40).map { $0 % 2 == 0 })
+                    }
+                }
+            }
+        }
+    }
+
     @Test func concurrentTriggersAreDeliveredInOffsetOrder() async throws {
         try await withTemporaryDirectory { directory in
             var configuration = testConfiguration(rooms: [("general", chatRoom)])
