@@ -61,6 +61,7 @@ let package = Package(
             name: "EngineIOServer",
             dependencies: [
                 "EngineIO",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -328,6 +329,7 @@ let package = Package(
             name: "ServerTests",
             dependencies: [
                 "SocketIOServer", "EngineIOServer", "SocketIOClient", "TestSupport",
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -71,11 +71,13 @@ struct EngineChildChannel: ServerChildChannel, HTTPChannelHandler {
 
     let responder: HTTPChannelHandler.Responder
     let engines: [EngineServer]
+    private let webSocketUpgrader: EngineWebSocketUpgrader
     private let http1 = HTTP1Channel.Configuration()
 
     init(responder: @escaping HTTPChannelHandler.Responder, engines: [EngineServer]) {
         self.responder = Self.redirectingLateUpgrades(responder, engines: engines)
         self.engines = engines
+        self.webSocketUpgrader = EngineWebSocketUpgrader(engines: engines)
     }
 
     /// NIO upgrades only a connection's first request. A client that asks for a WebSocket on a keep-alive
@@ -97,7 +99,7 @@ struct EngineChildChannel: ServerChildChannel, HTTPChannelHandler {
     }
 
     /// The engine serving the path of `uri`, and the query.
-    private static func route(_ uri: URI, _ engines: [EngineServer]) -> (EngineServer, [String: String])? {
+    static func route(_ uri: URI, _ engines: [EngineServer]) -> (EngineServer, [String: String])? {
         var path = uri.path
         if path.count > 1, path.hasSuffix("/") { path.removeLast() }
         guard let engine = engines.first(where: { $0.configuration.path == path }) else { return nil }
@@ -106,35 +108,11 @@ struct EngineChildChannel: ServerChildChannel, HTTPChannelHandler {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
-            let maxFrameSize = engines.map(\.configuration.engine.maxPayload).max() ?? 1_000_000
-            let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
-                maxFrameSize: maxFrameSize,
-                shouldUpgrade: { channel, head in
-                    guard let (engine, query) = Self.route(URI(head.uri), engines),
-                        let headers = try? HTTPRequest(head, secure: false, splitCookie: false).headerFields
-                    else { return channel.eventLoop.makeSucceededFuture(nil) }
-                    let promise = channel.eventLoop.makePromise(of: HTTPHeaders?.self)
-                    promise.completeWithTask { await engine.shouldUpgrade(headers: headers, query: query) ? HTTPHeaders() : nil }
-                    return promise.futureResult
-                },
-                upgradePipelineHandler: { channel, head in
-                    channel.eventLoop.makeCompletedFuture {
-                        guard let (engine, query) = Self.route(URI(head.uri), engines),
-                            let headers = try? HTTPRequest(head, secure: false, splitCookie: false).headerFields
-                        else { throw ChannelError.inappropriateOperationForState }
-                        let rawOutput = WebSocketRawOutput()
-                        let pipeline = channel.pipeline.syncOperations
-                        try pipeline.addHandler(rawOutput, position: .first)
-                        try pipeline.addHandler(NIOWebSocketFrameAggregator(
-                            minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1_000, maxAccumulatedFrameSize: maxFrameSize
-                        ))
-                        try pipeline.addHandler(EngineWebSocketHandler(engine: engine, query: query, headers: headers, rawOutput: rawOutput))
-                        return .webSocket
-                    }
-                }
-            )
+            // Every channel keeps its last read buffer for the next read: start it small (NIO's default is
+            // 2 KiB); it grows with what a connection actually sends.
+            try channel.syncOptions?.setOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
             let serverUpgrade = NIOTypedHTTPServerUpgradeConfiguration(
-                upgraders: [upgrader],
+                upgraders: [webSocketUpgrader],
                 notUpgradingCompletionHandler: { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let pipeline = channel.pipeline.syncOperations

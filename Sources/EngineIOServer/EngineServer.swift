@@ -81,7 +81,7 @@ public final class EngineServer: Service, Sendable {
             return registry.accepting
         }
         guard accepted else { return nil }
-        session.logger.debug("engine.io session opened", metadata: ["eio.transport": .string(transport.rawValue)])
+        session.log(.debug, "engine.io session opened", metadata: ["eio.transport": .string(transport.rawValue)])
         session.start()
         return session
     }
@@ -113,6 +113,14 @@ public final class EngineServer: Service, Sendable {
 
     /// The checks every request goes through; returns the session for requests that carry a `sid`.
     private func verify(method: HTTPRequest.Method, headers: HTTPFields, query: [String: String], upgrade: Bool) async throws(EngineError) -> EngineSession? {
+        if let session = try check(method: method, query: query, upgrade: upgrade) { return session }
+        if let allowRequest = configuration.allowRequest, await !allowRequest(headers, query) { throw EngineError(.forbidden) }
+        return nil
+    }
+
+    /// The checks of ``verify(method:headers:query:upgrade:)`` that need no application code: all but
+    /// ``EngineServerConfiguration/allowRequest``, which a handshake (no `sid`) must pass too.
+    private func check(method: HTTPRequest.Method, query: [String: String], upgrade: Bool) throws(EngineError) -> EngineSession? {
         guard let transportName = query["transport"], let transport = EngineTransport(rawValue: transportName),
             configuration.engine.transports.contains(transport)
         else { throw EngineError(.unknownTransport, context: "transport=\(query["transport"] ?? "")") }
@@ -126,7 +134,6 @@ public final class EngineServer: Service, Sendable {
         }
         guard method == .get else { throw EngineError(.badHandshakeMethod) }
         if transport == .webSocket && !upgrade { throw EngineError(.badRequest, context: "websocket handshake without upgrade") }
-        guard await configuration.allowRequest(headers, query) else { throw EngineError(.forbidden) }
         return nil
     }
 
@@ -169,7 +176,7 @@ public final class EngineServer: Service, Sendable {
             do {
                 packets = try EngineCodec.decodePayload(body)
             } catch {
-                session.logger.debug("invalid polling payload", metadata: ["eio.error": "\(error)"])
+                session.log(.debug, "invalid polling payload", metadata: ["eio.error": "\(error)"])
                 session.close(.parseError)
                 throw EngineError(.badRequest, context: "\(error)")
             }
@@ -223,13 +230,20 @@ public final class EngineServer: Service, Sendable {
     /// Whether a WebSocket upgrade request may proceed. A refused request continues as plain HTTP, where
     /// the same checks answer with the protocol's error.
     func shouldUpgrade(headers: HTTPFields, query: [String: String]) async -> Bool {
+        if let decided = upgradeDecision(query: query) { return decided }
+        return await configuration.allowRequest?(headers, query) ?? true
+    }
+
+    /// ``shouldUpgrade(headers:query:)`` without a task: `nil` when only the application's
+    /// ``EngineServerConfiguration/allowRequest`` can decide.
+    func upgradeDecision(query: [String: String]) -> Bool? {
         guard query["transport"] == EngineTransport.webSocket.rawValue else { return false }
         do {
-            if let session = try await verify(method: .get, headers: headers, query: query, upgrade: true) {
+            if let session = try check(method: .get, query: query, upgrade: true) {
                 // An upgrade is possible only from long-polling; the rest is decided once the socket is open.
                 return !session.isClosed
             }
-            return true
+            return configuration.allowRequest == nil ? true : nil
         } catch {
             return false
         }
@@ -292,7 +306,7 @@ public final class EngineServer: Service, Sendable {
                 if received == .rejectTransport || session.isClosed { return }
             }
         } catch {
-            session.logger.debug("websocket read failed", metadata: ["eio.error": "\(error)"])
+            session.log(.debug, "websocket read failed", metadata: ["eio.error": "\(error)"])
         }
     }
 }

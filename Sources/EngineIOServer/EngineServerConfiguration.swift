@@ -10,8 +10,8 @@ public struct EngineServerConfiguration: Sendable {
     /// Cross-origin rules for long-polling; `nil` sends no CORS headers. Defaults to `nil`.
     public var cors: CORSConfiguration?
     /// Decides whether a handshake may proceed; returning `false` answers 403 (code 4, Forbidden).
-    /// Defaults to allowing every request.
-    public var allowRequest: @Sendable (_ headers: HTTPFields, _ query: [String: String]) async -> Bool
+    /// Defaults to `nil`: every request may (and a WebSocket upgrade is decided without a task).
+    public var allowRequest: (@Sendable (_ headers: HTTPFields, _ query: [String: String]) async -> Bool)?
     /// When several packets wait for one WebSocket, the first is written at once and the rest together
     /// after this pause; with a pause above zero, a packet that follows a write within the pause waits for it
     /// too. Defaults to zero: the rest go out on the next turn of the event loop, so a burst costs two writes,
@@ -24,7 +24,7 @@ public struct EngineServerConfiguration: Sendable {
         engine: EngineConfiguration = .init(),
         path: String = "/engine.io",
         cors: CORSConfiguration? = nil,
-        allowRequest: @escaping @Sendable (_ headers: HTTPFields, _ query: [String: String]) async -> Bool = { _, _ in true },
+        allowRequest: (@Sendable (_ headers: HTTPFields, _ query: [String: String]) async -> Bool)? = nil,
         webSocketPacing: Duration = .zero
     ) {
         precondition(path.hasPrefix("/"), "path must start with /")

@@ -19,8 +19,9 @@ public final class EngineSession: Sendable {
     public let id: String
     /// The request that opened the session.
     public let handshake: EngineHandshake
-    /// The session's logger, with `eio.sid` metadata.
-    public let logger: Logger
+    /// The server's logger. What is logged about the session goes through ``log(_:_:metadata:)``, which
+    /// adds the session id: metadata kept in a logger would cost every connection about a kilobyte.
+    let logger: Logger
     /// The loop that runs the session's timer (and its WebSocket, if it opened on one).
     public let eventLoop: any EventLoop
     private let configuration: EngineConfiguration
@@ -73,8 +74,6 @@ public final class EngineSession: Sendable {
         self.eventLoop = eventLoop
         self.handler = handler
         self.onFinished = onFinished
-        var logger = logger
-        logger[metadataKey: "eio.sid"] = .string(id)
         self.logger = logger
         var inner = Inner(machine: Machine(transport: handshake.transport, configuration: configuration, now: ContinuousClock.now))
         let open = EngineCodec.openPacketData(
@@ -84,6 +83,12 @@ public final class EngineSession: Sendable {
         )
         inner.frames.append(EngineFrame(EnginePacket(.open, .text(open))))
         self.state = Mutex(inner)
+    }
+
+    /// Logs a message about the session, with `eio.sid` added to `metadata`; nothing is built unless
+    /// `level` is enabled.
+    public func log(_ level: Logger.Level, _ message: @autoclosure () -> Logger.Message, metadata: @autoclosure () -> Logger.Metadata = [:]) {
+        logger.log(level: level, message(), metadata: metadata().merging(["eio.sid": .string(id)]) { own, _ in own })
     }
 
     /// Starts the session: the handler learns of it and the heartbeat begins.
@@ -180,7 +185,7 @@ public final class EngineSession: Sendable {
             return !inner.closeAnnounced
         }
         guard first else { return }
-        logger.debug("engine.io session closed", metadata: ["eio.reason": .string(reason.rawValue)])
+        log(.debug, "engine.io session closed", metadata: ["eio.reason": .string(reason.rawValue)])
         handler.engineSessionClosed(self, reason: reason)
         finishIfDone()
     }
@@ -436,7 +441,7 @@ public final class EngineSession: Sendable {
         do {
             return received(try EngineCodec.decodeText(text), on: .webSocket)
         } catch {
-            logger.debug("invalid websocket packet", metadata: ["eio.error": "\(error)"])
+            log(.debug, "invalid websocket packet", metadata: ["eio.error": "\(error)"])
             close(.parseError)
             return .accepted
         }
@@ -462,7 +467,7 @@ public final class EngineSession: Sendable {
             closed(reason)
             return .accepted
         case .rejectTransport:
-            logger.debug("packet on a transport the session does not use", metadata: ["eio.transport": .string(transport.rawValue)])
+            log(.debug, "packet on a transport the session does not use", metadata: ["eio.transport": .string(transport.rawValue)])
             return .rejectTransport
         }
     }

@@ -17,8 +17,8 @@ import NIOWebSocket
 final class WebSocketWriter: EngineWebSocketWriter {
     /// Where frames go.
     enum Sink {
-        /// Prebuilt frame bytes written through this context, which sits before any frame encoder (the
-        /// server's own WebSocket pipeline).
+        /// Prebuilt frame bytes written through this context: ``EngineWebSocketHandler``'s, in a pipeline
+        /// without a frame encoder (the server's own WebSocket pipeline).
         case raw(ChannelHandlerContext)
         /// `WebSocketFrame`s written to the channel, with a flush promise pacing the writes, and a close
         /// that the handler of the WebSocket route performs (a WebSocket served through a Hummingbird route).
@@ -126,114 +126,14 @@ final class WebSocketWriter: EngineWebSocketWriter {
         state.value.closing = true
         switch state.value.sink {
         case .raw(let context):
-            var bytes = context.channel.allocator.buffer(capacity: 4)
-            bytes.writeInteger(UInt8(0x88))  // FIN, close
-            bytes.writeInteger(UInt8(2))
-            bytes.write(webSocketErrorCode: code)
+            var payload = context.channel.allocator.buffer(capacity: 2)
+            payload.write(webSocketErrorCode: code)
             let channel = context.channel
-            context.writeAndFlush(NIOAny(bytes)).whenComplete { _ in channel.close(promise: nil) }
+            context.writeAndFlush(NIOAny(controlFrame(.connectionClose, payload, allocator: channel.allocator))).whenComplete { _ in
+                channel.close(promise: nil)
+            }
         case .framed(_, let close):
             close()
         }
-    }
-}
-
-/// Marks the head end of a WebSocket pipeline: frames written through its context skip the frame
-/// encoder, so prebuilt frame bytes go to the socket as they are.
-final class WebSocketRawOutput: ChannelOutboundHandler, RemovableChannelHandler {
-    typealias OutboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-}
-
-/// Serves one Engine.IO session over a WebSocket channel with plain NIO handlers: no task, stream or
-/// buffer per connection beyond what the channel itself holds.
-///
-/// It sits after NIO's frame decoder and aggregator. Messages are decoded and handed to the session on
-/// the event loop; ping and close frames are answered here.
-final class EngineWebSocketHandler: ChannelInboundHandler {
-    typealias InboundIn = WebSocketFrame
-    typealias OutboundOut = WebSocketFrame
-
-    private let engine: EngineServer
-    private let query: [String: String]
-    private let headers: HTTPFields
-    private let rawOutput: WebSocketRawOutput
-    private var writer: WebSocketWriter?
-
-    init(engine: EngineServer, query: [String: String], headers: HTTPFields, rawOutput: WebSocketRawOutput) {
-        self.engine = engine
-        self.query = query
-        self.headers = headers
-        self.rawOutput = rawOutput
-    }
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        guard let rawContext = try? context.pipeline.syncOperations.context(handler: rawOutput) else {
-            context.close(promise: nil)
-            return
-        }
-        let writer = WebSocketWriter(sink: .raw(rawContext), eventLoop: context.eventLoop, pacing: engine.configuration.webSocketPacing)
-        self.writer = writer
-        guard let session = engine.webSocketOpened(query: query, headers: headers, writer: writer, eventLoop: context.eventLoop) else {
-            writer.close(code: .policyViolation)
-            return
-        }
-        writer.session = session
-        writer.write()
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = unwrapInboundIn(data)
-        guard let writer, let session = writer.session else { return }
-        let received: EngineSession.Received
-        switch frame.opcode {
-        case .text:
-            guard let text = String(validating: frame.unmaskedData.readableBytesView, as: UTF8.self) else {
-                session.logger.debug("websocket text frame is not UTF-8")
-                writer.close(code: .dataInconsistentWithMessage)
-                return
-            }
-            received = session.receivedWebSocketText(text)
-        case .binary:
-            received = session.received(.message(frame.unmaskedData), on: .webSocket)
-        case .ping:
-            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
-            return
-        case .connectionClose:
-            writer.close(code: .normalClosure)
-            return
-        default:
-            return
-        }
-        if received == .rejectTransport {
-            writer.close(code: .policyViolation)
-        }
-    }
-
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { writer?.write() }
-        context.fireChannelWritabilityChanged()
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        if let writer, let session = writer.session { session.webSocketClosed(writer) }
-        context.fireChannelInactive()
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        switch event {
-        case ChannelEvent.inputClosed:
-            // The server allows half-closure (for HTTP); a WebSocket client that stops sending is gone.
-            context.close(promise: nil)
-        case is ChannelShouldQuiesceEvent:
-            writer?.session?.close(.serverShutdown)
-        default:
-            context.fireUserInboundEventTriggered(event)
-        }
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        writer?.session?.logger.debug("websocket failed", metadata: ["eio.error": "\(error)"])
-        context.close(promise: nil)
     }
 }

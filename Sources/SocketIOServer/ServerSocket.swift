@@ -41,7 +41,6 @@ public final class ServerSocket: Sendable {
     let session: EngineSession
     /// The connection that routes this socket's packets; it owns the socket, hence weak.
     private weak let connection: SocketConnection?
-    let logger: Logger
     private let maxPendingEvents: Int
     private let handlerTasks: HandlerTasks
     private let state = Mutex(State())
@@ -70,10 +69,12 @@ public final class ServerSocket: Sendable {
         self.handshake = SocketHandshake(auth: auth, engine: session.handshake)
         self.maxPendingEvents = maxPendingEvents
         self.handlerTasks = handlerTasks
-        var logger = session.logger
-        logger[metadataKey: "sio.nsp"] = .string(namespace.name)
-        logger[metadataKey: "sio.id"] = .string(id)
-        self.logger = logger
+    }
+
+    /// Logs a message about the socket, with its session's id, namespace and id added to `metadata`;
+    /// nothing is built unless `level` is enabled.
+    func log(_ level: Logger.Level, _ message: @autoclosure () -> Logger.Message, metadata: @autoclosure () -> Logger.Metadata = [:]) {
+        session.log(level, message(), metadata: metadata().merging(["sio.nsp": .string(namespace.name), "sio.id": .string(id)]) { own, _ in own })
     }
 
     // MARK: Handlers
@@ -234,7 +235,7 @@ public final class ServerSocket: Sendable {
                 if let handler { await handler(self, arguments, ack) }
                 for anyHandler in anyHandlers { await anyHandler(self, [.string(name)] + arguments, ack) }
                 if handler == nil && anyHandlers.isEmpty {
-                    logger.trace("event without handler", metadata: ["sio.event": .string(name)])
+                    log(.trace, "event without handler", metadata: ["sio.event": .string(name)])
                 }
             case .disconnect(let reason, let handlers):
                 for handler in handlers { await handler(reason) }
@@ -254,7 +255,7 @@ public final class ServerSocket: Sendable {
         guard first else { return }
         if start { handlerTasks.start { await self.processEvents() } }
         namespace.remove(self)
-        logger.debug("socket disconnected", metadata: ["sio.reason": .string(reason.rawValue)])
+        log(.debug, "socket disconnected", metadata: ["sio.reason": .string(reason.rawValue)])
         acks.close()
     }
 }

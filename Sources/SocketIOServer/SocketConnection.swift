@@ -29,7 +29,7 @@ final class SocketConnection: Sendable {
     func scheduleConnectTimeout() {
         let scheduled = session.eventLoop.scheduleTask(in: TimeAmount(server.configuration.connectTimeout)) { [weak self] in
             guard let self, self.state.withLock({ $0.sockets.isEmpty }) else { return }
-            self.session.logger.debug("no namespace connected in time")
+            self.session.log(.debug, "no namespace connected in time")
             self.session.close(.forcedClose)
         }
         state.withLock { $0.connectTimeout = scheduled }
@@ -50,7 +50,7 @@ final class SocketConnection: Sendable {
         }
         switch decoded {
         case .failure(let error):
-            session.logger.debug("invalid socket.io packet", metadata: ["sio.error": "\(error)"])
+            session.log(.debug, "invalid socket.io packet", metadata: ["sio.error": "\(error)"])
             session.close(.parseError)
         case .success(nil):
             return
@@ -73,7 +73,7 @@ final class SocketConnection: Sendable {
         case .event, .binaryEvent:
             guard let socket else { return protocolViolation("event for a namespace that is not connected") }
             if !socket.enqueue(packet) {
-                socket.logger.debug("client is flooding; closing")
+                socket.log(.debug, "client is flooding; closing")
                 session.close(.forcedClose)
             }
         case .ack, .binaryAck:
@@ -85,7 +85,7 @@ final class SocketConnection: Sendable {
     }
 
     private func protocolViolation(_ what: String) {
-        session.logger.debug("protocol violation; closing", metadata: ["sio.error": .string(what)])
+        session.log(.debug, "protocol violation; closing", metadata: ["sio.error": .string(what)])
         session.close(.parseError)
     }
 
@@ -118,7 +118,7 @@ final class SocketConnection: Sendable {
                 members["data"] = extra
                 data = .object(members)
             }
-            socket.logger.debug("connection refused by middleware", metadata: ["sio.error": .string(refusal.message)])
+            socket.log(.debug, "connection refused by middleware", metadata: ["sio.error": .string(refusal.message)])
             socket.write(SocketPacket(type: .connectError, namespace: namespace.name, data: data))
             return
         }
@@ -126,7 +126,7 @@ final class SocketConnection: Sendable {
         namespace.add(socket)
         socket.write(SocketPacket(type: .connect, namespace: namespace.name, data: ["sid": .string(socket.id)]))
         cancelConnectTimeout()
-        socket.logger.debug("socket connected")
+        socket.log(.debug, "socket connected")
         for handler in namespace.connectionHandlers { await handler(socket) }
         await socket.startProcessing()
     }

@@ -1,0 +1,83 @@
+import Crypto
+import EngineIO
+import Foundation
+import HTTPTypes
+import HummingbirdCore
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypesHTTP1
+import NIOWebSocket
+
+/// Upgrades an HTTP/1.1 connection to an Engine.IO WebSocket and leaves two handlers behind: NIO's frame
+/// decoder and ``EngineWebSocketHandler``. There is no frame encoder (frames go out prebuilt), no
+/// aggregator and no protocol-error handler (the handler reassembles fragments and answers protocol errors
+/// itself): every handler a connection carries costs it memory for as long as it is open.
+///
+/// Whether a request may upgrade is decided on the event loop, without a task, unless the application set
+/// ``EngineServerConfiguration/allowRequest``. A refused request goes on as plain HTTP, where the router
+/// answers with the protocol's error.
+struct EngineWebSocketUpgrader: NIOTypedHTTPServerProtocolUpgrader {
+    typealias UpgradeResult = EngineChildChannel.UpgradeResult
+
+    let supportedProtocol = "websocket"
+    let requiredUpgradeHeaders: [String] = []
+    let engines: [EngineServer]
+    /// The largest frame the decoder accepts: the largest `maxPayload` of the engines.
+    let maxFrameSize: Int
+
+    init(engines: [EngineServer]) {
+        self.engines = engines
+        self.maxFrameSize = engines.map(\.configuration.engine.maxPayload).max() ?? EngineConfiguration().maxPayload
+    }
+
+    func buildUpgradeResponse(channel: any Channel, upgradeRequest head: HTTPRequestHead, initialResponseHeaders: HTTPHeaders) -> EventLoopFuture<HTTPHeaders> {
+        let loop = channel.eventLoop
+        guard let key = head.headers.first(name: "Sec-WebSocket-Key"), head.headers.first(name: "Sec-WebSocket-Version") == "13",
+            let (engine, query) = EngineChildChannel.route(URI(head.uri), engines)
+        else { return loop.makeFailedFuture(NIOWebSocketUpgradeError.invalidUpgradeHeader) }
+        var headers = initialResponseHeaders
+        headers.replaceOrAdd(name: "Upgrade", value: "websocket")
+        headers.replaceOrAdd(name: "Connection", value: "upgrade")
+        headers.add(name: "Sec-WebSocket-Accept", value: Self.acceptValue(key: key))
+        switch engine.upgradeDecision(query: query) {
+        case true?:
+            return loop.makeSucceededFuture(headers)
+        case false?:
+            return loop.makeFailedFuture(NIOWebSocketUpgradeError.unsupportedWebSocketTarget)
+        case nil:
+            guard let fields = try? HTTPRequest(head, secure: false, splitCookie: false).headerFields else {
+                return loop.makeFailedFuture(NIOWebSocketUpgradeError.invalidUpgradeHeader)
+            }
+            let promise = loop.makePromise(of: HTTPHeaders.self)
+            promise.completeWithTask { [headers] in
+                guard await engine.shouldUpgrade(headers: fields, query: query) else {
+                    throw NIOWebSocketUpgradeError.unsupportedWebSocketTarget
+                }
+                return headers
+            }
+            return promise.futureResult
+        }
+    }
+
+    func upgrade(channel: any Channel, upgradeRequest head: HTTPRequestHead) -> EventLoopFuture<UpgradeResult> {
+        channel.eventLoop.makeCompletedFuture {
+            guard let (engine, query) = EngineChildChannel.route(URI(head.uri), engines),
+                let headers = try? HTTPRequest(head, secure: false, splitCookie: false).headerFields
+            else { throw ChannelError.inappropriateOperationForState }
+            let pipeline = channel.pipeline.syncOperations
+            try pipeline.addHandler(ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: maxFrameSize)))
+            try pipeline.addHandler(EngineWebSocketHandler(engine: engine, query: query, headers: headers))
+            // The WebSocket handler answers the shutdown itself.
+            if let quiescing = try? pipeline.handler(type: CloseSilentConnectionOnQuiesce.self) {
+                pipeline.removeHandler(quiescing, promise: nil)
+            }
+            return .webSocket
+        }
+    }
+
+    /// `Sec-WebSocket-Accept` for `key` (RFC 6455, section 4.2.2).
+    static func acceptValue(key: String) -> String {
+        let digest = Insecure.SHA1.hash(data: Array((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").utf8))
+        return Data(digest).base64EncodedString()
+    }
+}
