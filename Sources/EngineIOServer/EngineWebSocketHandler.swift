@@ -6,19 +6,20 @@ import NIOWebSocket
 /// Serves one Engine.IO session over a WebSocket channel with plain NIO handlers: no task, stream or
 /// buffer per connection beyond what the channel itself holds.
 ///
-/// It sits right after NIO's frame decoder, the only other handler of the connection
-/// (``EngineWebSocketUpgrader``): it reassembles fragmented messages, hands messages to the session on the
-/// event loop, answers pings and close frames, and closes with RFC 6455's codes what breaks the protocol —
-/// an unmasked client frame or a stray continuation (1002), text that is not UTF-8 (1007), a message over
-/// `maxPayload` (1009). Everything it writes is prebuilt frame bytes (``WebSocketWriter``).
+/// It is the connection's only handler once ``EngineWebSocketUpgrader`` is done: it reads frames
+/// (``WebSocketFrameReader``), reassembles fragmented messages, hands messages to the session on the event
+/// loop, answers pings and close frames, and closes with RFC 6455's codes what breaks the protocol — a
+/// broken frame, an unmasked one or a stray continuation (1002), text that is not UTF-8 (1007), a message
+/// over `maxPayload` (1009). Everything it writes is prebuilt frame bytes (``WebSocketWriter``).
 final class EngineWebSocketHandler: ChannelInboundHandler {
-    typealias InboundIn = WebSocketFrame
+    typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     /// The longest fragmented message, in frames: each costs the reassembly a little, however small.
     static let maxFragments = 1_000
 
     private let engine: EngineServer
+    private var reader: WebSocketFrameReader
     private var opening: (query: [String: String], headers: HTTPFields)?
     private var writer: WebSocketWriter?
     /// The message being reassembled from fragments: its opcode, bytes so far and frame count.
@@ -26,6 +27,7 @@ final class EngineWebSocketHandler: ChannelInboundHandler {
 
     init(engine: EngineServer, query: [String: String], headers: HTTPFields) {
         self.engine = engine
+        self.reader = WebSocketFrameReader(maxFrameSize: engine.configuration.engine.maxPayload)
         self.opening = (query, headers)
     }
 
@@ -43,54 +45,64 @@ final class EngineWebSocketHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = unwrapInboundIn(data)
-        guard let writer, let session = writer.session else { return }
-        guard frame.maskKey != nil else { return writer.close(code: .protocolError) }
-        switch frame.opcode {
-        case .text, .binary:
-            guard fragmented == nil else { return writer.close(code: .protocolError) }
-            if frame.fin {
-                deliver(frame.opcode, frame.unmaskedData, to: session, writer: writer)
-            } else {
-                fragmented = (frame.opcode, frame.unmaskedData, 1)
-            }
-        case .continuation:
-            guard var message = fragmented else { return writer.close(code: .protocolError) }
-            fragmented = nil  // the bytes are not shared while they grow
-            var bytes = frame.unmaskedData
-            guard message.bytes.readableBytes + bytes.readableBytes <= engine.configuration.engine.maxPayload,
-                message.frames < Self.maxFragments
-            else { return writer.close(code: .messageTooLarge) }
-            message.bytes.writeBuffer(&bytes)
-            message.frames += 1
-            if frame.fin {
-                deliver(message.opcode, message.bytes, to: session, writer: writer)
-            } else {
-                fragmented = message
-            }
-        case .ping:
-            context.writeAndFlush(wrapOutboundOut(controlFrame(.pong, frame.unmaskedData, allocator: context.channel.allocator)), promise: nil)
-        case .connectionClose:
-            writer.close(code: .normalClosure)
-        default:
-            return
+        guard let writer, writer.session != nil else { return }
+        do {
+            try reader.read(unwrapInboundIn(data)) { frame in handle(frame, context: context, writer: writer) }
+        } catch {
+            writer.close(code: error.code)
         }
     }
 
-    private func deliver(_ opcode: WebSocketOpcode, _ bytes: ByteBuffer, to session: EngineSession, writer: WebSocketWriter) {
+    /// Handles one frame; returns whether to go on reading.
+    private func handle(_ frame: WebSocketFrameReader.Frame, context: ChannelHandlerContext, writer: WebSocketWriter) -> Bool {
+        guard let session = writer.session else { return false }
+        switch frame.opcode {
+        case .text, .binary:
+            guard fragmented == nil else { return close(writer, .protocolError) }
+            if frame.fin {
+                return deliver(frame.opcode, frame.payload, to: session, writer: writer)
+            }
+            fragmented = (frame.opcode, frame.payload, 1)
+        case .continuation:
+            guard var message = fragmented else { return close(writer, .protocolError) }
+            fragmented = nil  // the bytes are not shared while they grow
+            guard message.bytes.readableBytes + frame.payload.readableBytes <= engine.configuration.engine.maxPayload,
+                message.frames < Self.maxFragments
+            else { return close(writer, .messageTooLarge) }
+            message.bytes.writeImmutableBuffer(frame.payload)
+            message.frames += 1
+            if frame.fin {
+                return deliver(message.opcode, message.bytes, to: session, writer: writer)
+            }
+            fragmented = message
+        case .ping:
+            context.writeAndFlush(wrapOutboundOut(controlFrame(.pong, frame.payload, allocator: context.channel.allocator)), promise: nil)
+        case .connectionClose:
+            return close(writer, .normalClosure)
+        default:
+            break  // pong
+        }
+        return true
+    }
+
+    private func close(_ writer: WebSocketWriter, _ code: WebSocketErrorCode) -> Bool {
+        writer.close(code: code)
+        return false
+    }
+
+    /// Hands a message to the session; returns whether to go on reading.
+    private func deliver(_ opcode: WebSocketOpcode, _ bytes: ByteBuffer, to session: EngineSession, writer: WebSocketWriter) -> Bool {
         let received: EngineSession.Received
         if opcode == .text {
             guard let text = String(validating: bytes.readableBytesView, as: UTF8.self) else {
                 session.log(.debug, "websocket text frame is not UTF-8")
-                return writer.close(code: .dataInconsistentWithMessage)
+                return close(writer, .dataInconsistentWithMessage)
             }
             received = session.receivedWebSocketText(text)
         } else {
             received = session.received(.message(bytes), on: .webSocket)
         }
-        if received == .rejectTransport {
-            writer.close(code: .policyViolation)
-        }
+        return received == .rejectTransport ? close(writer, .policyViolation) : true
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -116,16 +128,8 @@ final class EngineWebSocketHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        guard let writer else { return context.close(promise: nil) }
-        writer.session?.log(.debug, "websocket failed", metadata: ["eio.error": "\(error)"])
-        switch error as? NIOWebSocketError {
-        case .invalidFrameLength?:
-            writer.close(code: .messageTooLarge)
-        case .fragmentedControlFrame?, .multiByteControlFrameLength?:
-            writer.close(code: .protocolError)
-        default:
-            context.close(promise: nil)
-        }
+        writer?.session?.log(.debug, "websocket failed", metadata: ["eio.error": "\(error)"])
+        context.close(promise: nil)
     }
 }
 

@@ -8,10 +8,10 @@ import NIOHTTP1
 import NIOHTTPTypesHTTP1
 import NIOWebSocket
 
-/// Upgrades an HTTP/1.1 connection to an Engine.IO WebSocket and leaves two handlers behind: NIO's frame
-/// decoder and ``EngineWebSocketHandler``. There is no frame encoder (frames go out prebuilt), no
-/// aggregator and no protocol-error handler (the handler reassembles fragments and answers protocol errors
-/// itself): every handler a connection carries costs it memory for as long as it is open.
+/// Upgrades an HTTP/1.1 connection to an Engine.IO WebSocket and leaves one handler behind:
+/// ``EngineWebSocketHandler``, which reads frames, reassembles fragments and answers protocol errors itself.
+/// There is no frame decoder, encoder, aggregator or error handler: frames go out prebuilt, and every
+/// handler a connection carries costs it memory for as long as it is open.
 ///
 /// Whether a request may upgrade is decided on the event loop, without a task, unless the application set
 /// ``EngineServerConfiguration/allowRequest``. A refused request goes on as plain HTTP, where the router
@@ -22,13 +22,6 @@ struct EngineWebSocketUpgrader: NIOTypedHTTPServerProtocolUpgrader {
     let supportedProtocol = "websocket"
     let requiredUpgradeHeaders: [String] = []
     let engines: [EngineServer]
-    /// The largest frame the decoder accepts: the largest `maxPayload` of the engines.
-    let maxFrameSize: Int
-
-    init(engines: [EngineServer]) {
-        self.engines = engines
-        self.maxFrameSize = engines.map(\.configuration.engine.maxPayload).max() ?? EngineConfiguration().maxPayload
-    }
 
     func buildUpgradeResponse(channel: any Channel, upgradeRequest head: HTTPRequestHead, initialResponseHeaders: HTTPHeaders) -> EventLoopFuture<HTTPHeaders> {
         let loop = channel.eventLoop
@@ -65,7 +58,6 @@ struct EngineWebSocketUpgrader: NIOTypedHTTPServerProtocolUpgrader {
                 let headers = try? HTTPRequest(head, secure: false, splitCookie: false).headerFields
             else { throw ChannelError.inappropriateOperationForState }
             let pipeline = channel.pipeline.syncOperations
-            try pipeline.addHandler(ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: maxFrameSize)))
             try pipeline.addHandler(EngineWebSocketHandler(engine: engine, query: query, headers: headers))
             // The WebSocket handler answers the shutdown itself.
             if let quiescing = try? pipeline.handler(type: CloseSilentConnectionOnQuiesce.self) {

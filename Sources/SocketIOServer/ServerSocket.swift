@@ -47,7 +47,8 @@ public final class ServerSocket: Sendable {
     private let acks = PendingAcks()
 
     struct State {
-        var handlers: [String: SocketEventHandler] = [:]
+        /// A few names each, so a list: a dictionary would cost every connection more than its lookups save.
+        var handlers: [(name: String, handler: SocketEventHandler)] = []
         var anyHandlers: [SocketEventHandler] = []
         var disconnectHandlers: [@Sendable (SocketDisconnectReason) async -> Void] = []
         var data: (any Sendable)?
@@ -83,7 +84,13 @@ public final class ServerSocket: Sendable {
     /// events arrived; acknowledgements from the client are processed independently, so a handler may
     /// await ``emitWithAck(_:_:timeout:)``.
     public func on(_ name: String, _ handler: @escaping SocketEventHandler) {
-        state.withLock { $0.handlers[name] = handler }
+        state.withLock { state in
+            if let index = state.handlers.firstIndex(where: { $0.name == name }) {
+                state.handlers[index].handler = handler
+            } else {
+                state.handlers.append((name, handler))
+            }
+        }
     }
 
     /// Handles every event, after its own handler.
@@ -217,8 +224,10 @@ public final class ServerSocket: Sendable {
         while true {
             let step = state.withLock { state -> Step in
                 if let packet = state.events.popFirst() {
+                    // An idle socket does not keep the storage of its last burst.
+                    if state.events.isEmpty { state.events = [] }
                     let name = packet.eventNameAndArguments?.name
-                    return .event(packet, name.flatMap { state.handlers[$0] }, state.anyHandlers)
+                    return .event(packet, state.handlers.first { $0.name == name }?.handler, state.anyHandlers)
                 }
                 if let reason = state.disconnected, !state.disconnectHandled {
                     state.disconnectHandled = true

@@ -46,12 +46,34 @@ public protocol SocketAdapter: Sendable {
 /// exclusions, builds a set, of session identities.
 public final class InMemoryAdapter: SocketAdapter {
     struct State {
-        /// Every socket's session and rooms.
-        var sockets: [String: (session: EngineSession, rooms: Set<String>)] = [:]
-        /// Each room's members: socket id to session.
+        /// Every socket: its session and the rooms it joined.
+        var sockets: [String: Member] = [:]
+        /// The rooms sockets joined: member socket ids to sessions. The room named by a socket's own id
+        /// is not stored here (it would cost every connection a dictionary): see ``members(of:)``.
         var rooms: [String: [String: EngineSession]] = [:]
 
+        struct Member {
+            var session: EngineSession
+            /// The rooms joined, besides its own.
+            var rooms: Set<String> = []
+            /// Whether it is in the room named by its id (it is, unless it left it).
+            var inOwnRoom = true
+        }
+
+        /// A room's members: those that joined it, and the socket it is named after.
+        func members(of room: String) -> [String: EngineSession]? {
+            guard let owner = sockets[room], owner.inOwnRoom else { return rooms[room] }
+            var members = rooms[room] ?? [:]
+            members[room] = owner.session
+            return members
+        }
+
         mutating func leave(_ socketID: String, room: String) {
+            if room == socketID {
+                sockets[socketID]?.inOwnRoom = false
+                return
+            }
+            sockets[socketID]?.rooms.remove(room)
             rooms[room]?[socketID] = nil
             if rooms[room]?.isEmpty == true { rooms[room] = nil }
         }
@@ -62,36 +84,38 @@ public final class InMemoryAdapter: SocketAdapter {
     public init() {}
 
     public func add(_ socket: ServerSocket) {
-        state.withLock { state in
-            state.sockets[socket.id] = (socket.session, [socket.id])
-            state.rooms[socket.id, default: [:]][socket.id] = socket.session
-        }
+        state.withLock { $0.sockets[socket.id] = State.Member(session: socket.session) }
     }
 
     public func remove(_ socketID: String) {
         state.withLock { state in
-            guard let socket = state.sockets.removeValue(forKey: socketID) else { return }
+            guard let socket = state.sockets[socketID] else { return }
             for room in socket.rooms { state.leave(socketID, room: room) }
+            state.sockets[socketID] = nil
         }
     }
 
     public func join(_ socketID: String, room: String) {
         state.withLock { state in
             guard let session = state.sockets[socketID]?.session else { return }
+            if room == socketID {
+                state.sockets[socketID]?.inOwnRoom = true
+                return
+            }
             state.sockets[socketID]?.rooms.insert(room)
             state.rooms[room, default: [:]][socketID] = session
         }
     }
 
     public func leave(_ socketID: String, room: String) {
-        state.withLock { state in
-            state.sockets[socketID]?.rooms.remove(room)
-            state.leave(socketID, room: room)
-        }
+        state.withLock { $0.leave(socketID, room: room) }
     }
 
     public func rooms(of socketID: String) -> Set<String> {
-        state.withLock { $0.sockets[socketID]?.rooms ?? [] }
+        state.withLock { state in
+            guard let socket = state.sockets[socketID] else { return [] }
+            return socket.inOwnRoom ? socket.rooms.union([socketID]) : socket.rooms
+        }
     }
 
     public func socketIDs(for target: BroadcastTarget) -> Set<String> {
@@ -108,11 +132,11 @@ public final class InMemoryAdapter: SocketAdapter {
     /// The sockets a target reaches, with their sessions. The common case (one room with members, nobody
     /// excluded) is the room itself, not a copy; otherwise sessions are told apart by identity.
     private static func recipients(of target: BroadcastTarget, in state: State) -> [String: EngineSession] {
-        let rooms = target.rooms.isEmpty ? [state.sockets.mapValues(\.session)] : target.rooms.compactMap { state.rooms[$0] }
+        let rooms = target.rooms.isEmpty ? [state.sockets.mapValues(\.session)] : target.rooms.compactMap { state.members(of: $0) }
         if target.except.isEmpty, rooms.count <= 1 { return rooms.first ?? [:] }
         var seen = Set<ObjectIdentifier>()
         for room in target.except {
-            for session in (state.rooms[room] ?? [:]).values { seen.insert(ObjectIdentifier(session)) }
+            for session in (state.members(of: room) ?? [:]).values { seen.insert(ObjectIdentifier(session)) }
         }
         var recipients: [String: EngineSession] = [:]
         for members in rooms {

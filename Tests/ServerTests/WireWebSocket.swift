@@ -56,10 +56,11 @@ struct WireWebSocket {
         }
     }
 
-    /// Sends one frame; masked (as clients must) unless `masked` is false.
-    func send(opcode: UInt8, fin: Bool = true, _ payload: [UInt8], masked: Bool = true) async throws {
+    /// Sends one frame; masked (as clients must) unless `masked` is false; with `splitAfter`, in two
+    /// writes 50 ms apart, the first of that many bytes.
+    func send(opcode: UInt8, fin: Bool = true, rsv: UInt8 = 0, _ payload: [UInt8], masked: Bool = true, splitAfter: Int? = nil) async throws {
         var frame = ByteBuffer()
-        frame.writeInteger(UInt8(fin ? 0x80 : 0) | opcode)
+        frame.writeInteger(UInt8(fin ? 0x80 : 0) | rsv << 4 | opcode)
         let maskBit: UInt8 = masked ? 0x80 : 0
         switch payload.count {
         case ..<126: frame.writeInteger(maskBit | UInt8(payload.count))
@@ -76,6 +77,10 @@ struct WireWebSocket {
             frame.writeBytes(payload.enumerated().map { $0.element ^ mask[$0.offset % 4] })
         } else {
             frame.writeBytes(payload)
+        }
+        if let splitAfter {
+            try await outbound.write(frame.readSlice(length: splitAfter)!)
+            try await Task.sleep(for: .milliseconds(50))
         }
         try await outbound.write(frame)
     }

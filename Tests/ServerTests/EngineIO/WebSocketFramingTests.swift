@@ -29,6 +29,26 @@ struct WebSocketFramingTests {
         }
     }
 
+    @Test(arguments: [1, 2, 5, 9])
+    func aFrameSplitAcrossReadsArrivesWhole(splitAfter: Int) async throws {
+        try await withWire { socket in
+            let text = "4" + String(repeating: "y", count: 300)  // a 16-bit length
+            try await socket.send(opcode: 0x1, Array(text.utf8), splitAfter: splitAfter)
+            #expect(try await socket.nextText() == text)
+        }
+    }
+
+    @Test func reservedBitsOrOpcodesCloseWith1002() async throws {
+        try await withWire { socket in
+            try await socket.send(opcode: 0x1, rsv: 0b100, Array("4compressed?".utf8))
+            #expect(try await socket.closeCode() == 1002)
+        }
+        try await withWire { socket in
+            try await socket.send(opcode: 0x3, Array("4x".utf8))
+            #expect(try await socket.closeCode() == 1002)
+        }
+    }
+
     @Test func anUnmaskedFrameClosesWith1002() async throws {
         try await withWire { socket in
             try await socket.send(opcode: 0x1, Array("4hello".utf8), masked: false)
