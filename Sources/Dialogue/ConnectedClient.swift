@@ -4,7 +4,7 @@ import Synchronization
 import DequeModule
 
 /// One connection of a user, with its identity and room membership. A user may have several.
-public final class ConnectedClient: Sendable {
+public final class ConnectedClient: SocketEventDispatcher {
     /// The connection's id (the Socket.IO socket id), sent to it in `dialogue:connected`.
     public let id: String
     /// Who the client is: the JWT `sub` with an authenticate hook, otherwise what the client claimed.
@@ -36,6 +36,12 @@ public final class ConnectedClient: Sendable {
     /// Takes a refreshed identity (same user).
     func replaceAuth(_ auth: AuthData) {
         verified.withLock { $0 = auth }
+    }
+
+    /// Handles the socket's `dialogue:*` events (the wire contract), one object per client rather than a
+    /// closure per event and client.
+    public func handleEvent(_ name: String, arguments: [SocketValue], ack: SocketAck?, on socket: ServerSocket) async -> Bool {
+        await server.handleWireEvent(name, arguments: arguments, ack: ack, client: self)
     }
 
     /// Joins a room (creating it from a template if one matches); sends `dialogue:joined`, then history if

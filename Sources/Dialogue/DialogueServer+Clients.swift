@@ -59,7 +59,7 @@ extension DialogueServer {
             state.clientIDsByUser[userId, default: []].append(client.id)
         }
         watchExpiry(of: client)
-        installWireHandlers(on: socket, client: client)
+        socket.dispatchEvents(to: client)
         socket.onDisconnect { [weak self] reason in await self?.disconnected(client, reason: reason) }
         await runHook("socket.onConnect") { try await configuration.hooks.socket.onConnect?(context, socket) }
         socket.emit("dialogue:connected", ["clientId": .string(client.id), "userId": .string(userId)])

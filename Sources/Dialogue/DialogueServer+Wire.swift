@@ -7,115 +7,133 @@ import SocketIOServer
 /// `{ok: true, …}` or `{ok: false, error: {code, message}}` (so a client that matches answers to requests
 /// never sees another request's error).
 extension DialogueServer {
-    func installWireHandlers(on socket: ServerSocket, client: ConnectedClient) {
-        handle(socket, "dialogue:join") { [unowned self] request throws(DialogueError) in
-            let outcome = try await join(client, request.string("roomId"), asked: true, resume: request.resume())
-            var answer = outcome.joined.objectValue ?? [:]
-            answer["subscriptions"] = .array(outcome.subscriptions.map(SocketValue.string))
-            return answer
-        }
-        handle(socket, "dialogue:leave") { [unowned self] request throws(DialogueError) in
-            try await leave(client, request.string("roomId"))
-            return nil
-        }
-        handle(socket, "dialogue:subscribe") { [unowned self] request throws(DialogueError) in
-            try subscribe(client, request.string("roomId"), request.string("eventName"))
-            return nil
-        }
-        handle(socket, "dialogue:subscribeAll") { [unowned self] request throws(DialogueError) in
-            try subscribe(client, request.string("roomId"), "*")
-            return nil
-        }
-        handle(socket, "dialogue:unsubscribe") { [unowned self] request throws(DialogueError) in
-            try unsubscribe(client, request.string("roomId"), request.string("eventName"))
-            return nil
-        }
-        handleTrigger(socket, client: client)
-        handle(socket, "dialogue:refreshToken") { [unowned self] request throws(DialogueError) in
-            try await refreshToken(client, request.string("token"))
-        }
-        handle(socket, "dialogue:getHistory") { [unowned self] request throws(DialogueError) in
-            try await historyRequest(request, client: client)
-        }
-        handle(socket, "dialogue:presence") { [unowned self] request throws(DialogueError) in
-            try presenceRequest(request.string("roomId"), client: client)
-        }
-        handle(socket, "dialogue:listRooms", payloadRequired: false) { [unowned self] _ throws(DialogueError) in
-            let listed = rooms().filter(\.isListed).map(\.listing)
-            client.socket.emit("dialogue:rooms", .array(listed))
-            return ["rooms": .array(listed)]
-        }
-        handle(socket, "dialogue:createRoom") { [unowned self] request throws(DialogueError) in
-            try await clientCreatesRoom(request, client: client)
-        }
-        handle(socket, "dialogue:deleteRoom") { [unowned self] request throws(DialogueError) in
-            let roomId = try request.string("roomId")
-            try state.withLock { state throws(DialogueError) in
-                guard let room = state.rooms[roomId] else { throw .roomNotFound(roomId) }
-                guard room.origin == .client else { throw DialogueError(.permissionDenied, "Only rooms created by clients can be deleted by clients") }
-                guard room.createdById == client.userId else { throw DialogueError(.permissionDenied, "Only the room creator can delete this room") }
+    /// Handles one `dialogue:*` event of `client` (its socket's ``SocketEventDispatcher``); `false` for a
+    /// name outside the contract.
+    func handleWireEvent(_ event: String, arguments: [SocketValue], ack: SocketAck?, client: ConnectedClient) async -> Bool {
+        let payload = arguments.first ?? .null
+        let socket = client.socket
+        switch event {
+        case "dialogue:join":
+            await respond(event, payload, ack, on: socket) { request throws(DialogueError) in
+                let outcome = try await join(client, request.string("roomId"), asked: true, resume: request.resume())
+                var answer = outcome.joined.objectValue ?? [:]
+                answer["subscriptions"] = .array(outcome.subscriptions.map(SocketValue.string))
+                return answer
             }
-            await removeRoom(roomId)
-            return nil
+        case "dialogue:leave":
+            await respond(event, payload, ack, on: socket) { request throws(DialogueError) in
+                try await leave(client, request.string("roomId"))
+                return nil
+            }
+        case "dialogue:subscribe":
+            await respond(event, payload, ack, on: socket) { request throws(DialogueError) in
+                try subscribe(client, request.string("roomId"), request.string("eventName"))
+                return nil
+            }
+        case "dialogue:subscribeAll":
+            await respond(event, payload, ack, on: socket) { request throws(DialogueError) in
+                try subscribe(client, request.string("roomId"), "*")
+                return nil
+            }
+        case "dialogue:unsubscribe":
+            await respond(event, payload, ack, on: socket) { request throws(DialogueError) in
+                try unsubscribe(client, request.string("roomId"), request.string("eventName"))
+                return nil
+            }
+        case "dialogue:trigger":
+            await trigger(payload, ack: ack, client: client)
+        case "dialogue:refreshToken":
+            await respond(event, payload, ack, on: socket) { request throws(DialogueError) in
+                try await refreshToken(client, request.string("token"))
+            }
+        case "dialogue:getHistory":
+            await respond(event, payload, ack, on: socket) { request throws(DialogueError) in
+                try await historyRequest(request, client: client)
+            }
+        case "dialogue:presence":
+            await respond(event, payload, ack, on: socket) { request throws(DialogueError) in
+                try presenceRequest(request.string("roomId"), client: client)
+            }
+        case "dialogue:listRooms":
+            await respond(event, payload, ack, on: socket, payloadRequired: false) { _ throws(DialogueError) in
+                let listed = rooms().filter(\.isListed).map(\.listing)
+                client.socket.emit("dialogue:rooms", .array(listed))
+                return ["rooms": .array(listed)]
+            }
+        case "dialogue:createRoom":
+            await respond(event, payload, ack, on: socket) { request throws(DialogueError) in
+                try await clientCreatesRoom(request, client: client)
+            }
+        case "dialogue:deleteRoom":
+            await respond(event, payload, ack, on: socket) { request throws(DialogueError) in
+                let roomId = try request.string("roomId")
+                try state.withLock { state throws(DialogueError) in
+                    guard let room = state.rooms[roomId] else { throw .roomNotFound(roomId) }
+                    guard room.origin == .client else { throw DialogueError(.permissionDenied, "Only rooms created by clients can be deleted by clients") }
+                    guard room.createdById == client.userId else { throw DialogueError(.permissionDenied, "Only the room creator can delete this room") }
+                }
+                await removeRoom(roomId)
+                return nil
+            }
+        default:
+            return false
         }
+        return true
     }
 
-    private func handle(
-        _ socket: ServerSocket, _ event: String, payloadRequired: Bool = true,
-        _ body: @escaping @Sendable (WireRequest) async throws(DialogueError) -> OrderedDictionary<SocketKey, SocketValue>?
-    ) {
-        socket.on(event) { socket, arguments, ack in
-            let payload = arguments.first ?? .null
-            let result: Result<OrderedDictionary<SocketKey, SocketValue>?, DialogueError>
-            if payloadRequired, payload.objectValue == nil {
-                result = .failure(Self.objectExpected(event))
-            } else {
-                do throws(DialogueError) {
-                    result = .success(try await body(WireRequest(value: payload)))
-                } catch {
-                    result = .failure(error)
-                }
+    /// Runs a request and answers it (``answer(_:to:on:ack:)``).
+    private func respond(
+        _ event: String, _ payload: SocketValue, _ ack: SocketAck?, on socket: ServerSocket, payloadRequired: Bool = true,
+        _ body: (WireRequest) async throws(DialogueError) -> OrderedDictionary<SocketKey, SocketValue>?
+    ) async {
+        let result: Result<OrderedDictionary<SocketKey, SocketValue>?, DialogueError>
+        if payloadRequired, payload.objectValue == nil {
+            result = .failure(Self.objectExpected(event))
+        } else {
+            do throws(DialogueError) {
+                result = .success(try await body(WireRequest(value: payload)))
+            } catch {
+                result = .failure(error)
             }
-            Self.answer(result, to: payload, on: socket, ack: ack)
         }
+        Self.answer(result, to: payload, on: socket, ack: ack)
     }
 
     /// `dialogue:trigger`: admitted in the order the client sent its events; a kept event that waits for the
     /// store's commit is finished (stored, delivered in offset order, answered) without holding up the
     /// client's next ones — at most ``ConnectedClient/TriggerWindow/size`` at a time, beyond which the
     /// client's events wait. Any other event is finished before the next is admitted.
-    private func handleTrigger(_ socket: ServerSocket, client: ConnectedClient) {
-        socket.on("dialogue:trigger") { [unowned self] socket, arguments, ack in
-            let payload = arguments.first ?? .null
-            await client.triggers.enter()
-            let admitted: AdmittedTrigger
-            do throws(DialogueError) {
-                guard payload.objectValue != nil else { throw Self.objectExpected("dialogue:trigger") }
-                let request = WireRequest(value: payload)
-                admitted = try await admit(
-                    request.string("roomId"), request.string("event"), payload["data"] ?? .null,
-                    from: client.userId, meta: payload["meta"].flatMap { $0 == .null ? nil : $0 }, sender: client, definition: nil
-                )
-            } catch {
-                client.triggers.leave()
-                Self.answer(.failure(error), to: payload, on: socket, ack: ack)
-                return
-            }
-            let finish = { @Sendable in
-                let (message, persisted) = await admitted.finish()
-                client.triggers.leave()
-                var answer: OrderedDictionary<SocketKey, SocketValue> = ["timestamp": .int(message.timestamp)]
-                if let offset = message.offset { answer["offset"] = .int(offset) }
-                // Delivered, but the history store failed: the client knows this one is not durable.
-                if !persisted { answer["persisted"] = false }
-                Self.answer(.success(answer), to: payload, on: socket, ack: ack)
-            }
-            if admitted.waitsForCommit {
-                Task { await finish() }
-            } else {
-                await finish()
-            }
+    private func trigger(_ payload: SocketValue, ack: SocketAck?, client: ConnectedClient) async {
+        await client.triggers.enter()
+        let admitted: AdmittedTrigger
+        do throws(DialogueError) {
+            guard payload.objectValue != nil else { throw Self.objectExpected("dialogue:trigger") }
+            let request = WireRequest(value: payload)
+            admitted = try await admit(
+                request.string("roomId"), request.string("event"), payload["data"] ?? .null,
+                from: client.userId, meta: payload["meta"].flatMap { $0 == .null ? nil : $0 }, sender: client, definition: nil
+            )
+        } catch {
+            client.triggers.leave()
+            Self.answer(.failure(error), to: payload, on: client.socket, ack: ack)
+            return
         }
+        if admitted.waitsForCommit {
+            Task { await Self.finish(admitted, payload: payload, ack: ack, client: client) }
+        } else {
+            await Self.finish(admitted, payload: payload, ack: ack, client: client)
+        }
+    }
+
+    /// Stores, delivers and answers an admitted trigger.
+    private static func finish(_ admitted: AdmittedTrigger, payload: SocketValue, ack: SocketAck?, client: ConnectedClient) async {
+        let (message, persisted) = await admitted.finish()
+        client.triggers.leave()
+        var answer: OrderedDictionary<SocketKey, SocketValue> = ["timestamp": .int(message.timestamp)]
+        if let offset = message.offset { answer["offset"] = .int(offset) }
+        // Delivered, but the history store failed: the client knows this one is not durable.
+        if !persisted { answer["persisted"] = false }
+        Self.answer(.success(answer), to: payload, on: client.socket, ack: ack)
     }
 
     private static func objectExpected(_ event: String) -> DialogueError {

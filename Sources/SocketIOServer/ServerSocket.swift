@@ -32,6 +32,14 @@ public struct SocketAck: Sendable {
 /// Handles one event: the socket, the arguments, and the acknowledgement if the client asked for one.
 public typealias SocketEventHandler = @Sendable (_ socket: ServerSocket, _ arguments: [SocketValue], _ ack: SocketAck?) async -> Void
 
+/// Handles a socket's events in one object (``ServerSocket/dispatchEvents(to:)``): what ``ServerSocket/on(_:_:)``
+/// does with a closure per event, without costing every connection an allocation per event — the Dialogue
+/// layer's clients handle their `dialogue:*` events this way.
+public protocol SocketEventDispatcher: AnyObject, Sendable {
+    /// Handles event `name`; returns `false` if it has no handler for it.
+    func handleEvent(_ name: String, arguments: [SocketValue], ack: SocketAck?, on socket: ServerSocket) async -> Bool
+}
+
 /// One client's connection to one namespace.
 public final class ServerSocket: Sendable {
     /// The socket id (distinct from the Engine.IO session id).
@@ -50,6 +58,8 @@ public final class ServerSocket: Sendable {
         /// A few names each, so a list: a dictionary would cost every connection more than its lookups save.
         var handlers: [(name: String, handler: SocketEventHandler)] = []
         var anyHandlers: [SocketEventHandler] = []
+        /// Handles the events that have no handler of their own.
+        var dispatcher: (any SocketEventDispatcher)?
         var disconnectHandlers: [@Sendable (SocketDisconnectReason) async -> Void] = []
         var data: (any Sendable)?
         /// Events waiting for the handlers, in arrival order.
@@ -91,6 +101,12 @@ public final class ServerSocket: Sendable {
                 state.handlers.append((name, handler))
             }
         }
+    }
+
+    /// Hands every event that has no handler of its own (``on(_:_:)``) to `dispatcher`, in the same order
+    /// and with the same guarantees. The socket holds it until it disconnects.
+    public func dispatchEvents(to dispatcher: some SocketEventDispatcher) {
+        state.withLock { $0.dispatcher = dispatcher }
     }
 
     /// Handles every event, after its own handler.
@@ -217,7 +233,7 @@ public final class ServerSocket: Sendable {
     /// last event) its disconnect handlers; returns when nothing is left to do.
     private func processEvents() async {
         enum Step {
-            case event(SocketPacket, SocketEventHandler?, [SocketEventHandler])
+            case event(SocketPacket, SocketEventHandler?, (any SocketEventDispatcher)?, [SocketEventHandler])
             case disconnect(SocketDisconnectReason, [@Sendable (SocketDisconnectReason) async -> Void])
             case idle
         }
@@ -227,23 +243,35 @@ public final class ServerSocket: Sendable {
                     // An idle socket does not keep the storage of its last burst.
                     if state.events.isEmpty { state.events = [] }
                     let name = packet.eventNameAndArguments?.name
-                    return .event(packet, state.handlers.first { $0.name == name }?.handler, state.anyHandlers)
+                    return .event(packet, state.handlers.first { $0.name == name }?.handler, state.dispatcher, state.anyHandlers)
                 }
                 if let reason = state.disconnected, !state.disconnectHandled {
                     state.disconnectHandled = true
-                    defer { state.disconnectHandlers = [] }
+                    // Handlers capture what refers back to the socket: let go of them all.
+                    defer {
+                        state.disconnectHandlers = []
+                        state.handlers = []
+                        state.anyHandlers = []
+                        state.dispatcher = nil
+                    }
                     return .disconnect(reason, state.disconnectHandlers)
                 }
                 state.processing = false
                 return .idle
             }
             switch step {
-            case .event(let packet, let handler, let anyHandlers):
+            case .event(let packet, let handler, let dispatcher, let anyHandlers):
                 guard let (name, arguments) = packet.eventNameAndArguments else { continue }
                 let ack = packet.id.map { SocketAck(socket: self, id: $0) }
-                if let handler { await handler(self, arguments, ack) }
+                var handled = false
+                if let handler {
+                    await handler(self, arguments, ack)
+                    handled = true
+                } else if let dispatcher {
+                    handled = await dispatcher.handleEvent(name, arguments: arguments, ack: ack, on: self)
+                }
                 for anyHandler in anyHandlers { await anyHandler(self, [.string(name)] + arguments, ack) }
-                if handler == nil && anyHandlers.isEmpty {
+                if !handled && anyHandlers.isEmpty {
                     log(.trace, "event without handler", metadata: ["sio.event": .string(name)])
                 }
             case .disconnect(let reason, let handlers):

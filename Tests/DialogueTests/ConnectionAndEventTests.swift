@@ -1,8 +1,10 @@
 import Dialogue
 import SocketIO
 import SocketIOClient
+import SocketIOServer
 import TestSupport
 import Testing
+import Synchronization
 
 @Suite("Dialogue: identity, rooms and events over real sockets")
 struct ConnectionAndEventTests {
@@ -209,6 +211,28 @@ struct ConnectionAndEventTests {
                 #expect(alice.socket.disconnectReason == "io server disconnect", "a server disconnect is final: the client does not reconnect")
             }
             try await eventually("the server forgot the client") { server.getAllClients().isEmpty }
+        }
+    }
+
+    /// A client's socket and the client refer to each other while it is connected; once it left, both are
+    /// released — nothing of a connection outlives it.
+    @Test func aDisconnectedClientIsReleased() async throws {
+        final class Watch: Sendable {
+            let client = Mutex<Weak?>(nil)
+            struct Weak: Sendable { weak var client: ConnectedClient?; weak var socket: ServerSocket? }
+        }
+        let watch = Watch()
+        try await withDialogue(testConfiguration(rooms: [("general", chatRoom)])) { server, url in
+            try await TestClient.with(url, auth: ["userId": "alice"]) { alice in
+                _ = try await alice.request("dialogue:join", ["roomId": "general"])
+                _ = try await alice.request("dialogue:listRooms", [:])
+                let client = try #require(server.getClients("alice").first)
+                watch.client.withLock { $0 = Watch.Weak(client: client, socket: client.socket) }
+            }
+            try await eventually("the server forgot the client") { server.getAllClients().isEmpty }
+            try await eventually("the client and its socket were released") {
+                watch.client.withLock { $0?.client == nil && $0?.socket == nil }
+            }
         }
     }
 }
