@@ -68,13 +68,8 @@ public final class EngineServer: Service, Sendable {
         let session = EngineSession(
             id: EngineCodec.makeSessionID(),
             handshake: EngineHandshake(query: query, headers: headers, transport: transport),
-            configuration: configuration.engine,
-            eventLoop: eventLoop,
-            handler: handler,
-            logger: logger,
-            onFinished: { [weak self] session in
-                self?.registry.withLock { _ = $0.sessions.removeValue(forKey: session.id) }
-            }
+            server: self,
+            eventLoop: eventLoop
         )
         let accepted = registry.withLock { registry in
             if registry.accepting { registry.sessions[session.id] = session }
@@ -84,6 +79,11 @@ public final class EngineServer: Service, Sendable {
         session.log(.debug, "engine.io session opened", metadata: ["eio.transport": .string(transport.rawValue)])
         session.start()
         return session
+    }
+
+    /// Called once per session, when it is over and no poll needs it any more: the registry forgets it.
+    func sessionFinished(_ session: EngineSession) {
+        registry.withLock { _ = $0.sessions.removeValue(forKey: session.id) }
     }
 
     /// Adds the transports' routes: `GET`/`POST`/`OPTIONS` for long-polling on `router`, and the WebSocket

@@ -19,17 +19,13 @@ public final class EngineSession: Sendable {
     public let id: String
     /// The request that opened the session.
     public let handshake: EngineHandshake
-    /// The server's logger. What is logged about the session goes through ``log(_:_:metadata:)``, which
-    /// adds the session id: metadata kept in a logger would cost every connection about a kilobyte.
-    let logger: Logger
     /// The loop that runs the session's timer (and its WebSocket, if it opened on one).
     public let eventLoop: any EventLoop
-    private let configuration: EngineConfiguration
-    private let handler: any EngineSessionHandler
+    /// Its server: the configuration, handler and logger every session shares (kept once, not per
+    /// connection), and the registry that forgets the session once it is finished.
+    private let server: EngineServer
     private let clock = ContinuousClock()
     private let state: Mutex<Inner>
-    /// Called once, when the session is over and no poll needs it any more: the server forgets it.
-    private let onFinished: @Sendable (EngineSession) -> Void
 
     /// The waiter and the writer to wake once the lock is released: decided under the lock, run outside
     /// it, without allocating (this runs for every frame sent).
@@ -64,17 +60,12 @@ public final class EngineSession: Sendable {
         var finished = false
     }
 
-    init(
-        id: String, handshake: EngineHandshake, configuration: EngineConfiguration, eventLoop: any EventLoop,
-        handler: any EngineSessionHandler, logger: Logger, onFinished: @escaping @Sendable (EngineSession) -> Void
-    ) {
+    init(id: String, handshake: EngineHandshake, server: EngineServer, eventLoop: any EventLoop) {
         self.id = id
         self.handshake = handshake
-        self.configuration = configuration
+        self.server = server
         self.eventLoop = eventLoop
-        self.handler = handler
-        self.onFinished = onFinished
-        self.logger = logger
+        let configuration = server.configuration.engine
         var inner = Inner(machine: Machine(transport: handshake.transport, configuration: configuration, now: ContinuousClock.now))
         let open = EngineCodec.openPacketData(
             sid: id,
@@ -85,15 +76,16 @@ public final class EngineSession: Sendable {
         self.state = Mutex(inner)
     }
 
-    /// Logs a message about the session, with `eio.sid` added to `metadata`; nothing is built unless
-    /// `level` is enabled.
+    /// Logs a message about the session with the server's logger, with `eio.sid` added to `metadata`;
+    /// nothing is built unless `level` is enabled (metadata kept in a logger per session would cost every
+    /// connection about a kilobyte).
     public func log(_ level: Logger.Level, _ message: @autoclosure () -> Logger.Message, metadata: @autoclosure () -> Logger.Metadata = [:]) {
-        logger.log(level: level, message(), metadata: metadata().merging(["eio.sid": .string(id)]) { own, _ in own })
+        server.logger.log(level: level, message(), metadata: metadata().merging(["eio.sid": .string(id)]) { own, _ in own })
     }
 
     /// Starts the session: the handler learns of it and the heartbeat begins.
     func start() {
-        handler.engineSessionOpened(self)
+        server.handler.engineSessionOpened(self)
         let wakeups = state.withLock { afterChange(&$0) }
         wakeups.run()
     }
@@ -149,7 +141,7 @@ public final class EngineSession: Sendable {
         var slow = false
         let (accepted, wakeups) = state.withLock { inner -> (Bool, Wakeups) in
             guard !inner.machine.isClosed else { return (false, Wakeups()) }
-            if inner.frames.count + frames.count > configuration.maxBufferedFrames {
+            if inner.frames.count + frames.count > server.configuration.engine.maxBufferedFrames {
                 slow = inner.machine.close(.slowClient)
                 return (false, afterChange(&inner))
             }
@@ -186,7 +178,7 @@ public final class EngineSession: Sendable {
         }
         guard first else { return }
         log(.debug, "engine.io session closed", metadata: ["eio.reason": .string(reason.rawValue)])
-        handler.engineSessionClosed(self, reason: reason)
+        server.handler.engineSessionClosed(self, reason: reason)
         finishIfDone()
     }
 
@@ -203,7 +195,7 @@ public final class EngineSession: Sendable {
             return (!awaitsPoll, awaitsPoll)
         }
         if finish {
-            onFinished(self)
+            server.sessionFinished(self)
         } else if awaitsPoll {
             eventLoop.scheduleTask(in: .seconds(5)) { self.forceFinish() }
         }
@@ -214,7 +206,7 @@ public final class EngineSession: Sendable {
             defer { inner.finished = true }
             return !inner.finished
         }
-        if finish { onFinished(self) }
+        if finish { server.sessionFinished(self) }
     }
 
     // MARK: Transports
@@ -471,7 +463,7 @@ public final class EngineSession: Sendable {
         wakeups.run()
         switch action {
         case .deliver:
-            handler.engineSession(self, received: packet.payload)
+            server.handler.engineSession(self, received: packet.payload)
             return .accepted
         case .ignore, .answerProbe, .completeUpgrade:
             return .accepted

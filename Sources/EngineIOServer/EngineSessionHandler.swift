@@ -6,7 +6,9 @@ import NIOCore
 public struct EngineHandshake: Sendable {
     /// Query parameters of the opening request.
     public let query: [String: String]
-    /// Headers of the opening request.
+    /// Headers of the opening request. Host is the request's authority (not a field, as Swift HTTP Types
+    /// has it), and a WebSocket keeps none of its handshake's own (Connection, Upgrade,
+    /// Sec-WebSocket-Key, -Version, -Extensions).
     public let headers: HTTPFields
     /// The transport the session opened on.
     public let transport: EngineTransport

@@ -54,11 +54,11 @@ struct EngineWebSocketUpgrader: NIOTypedHTTPServerProtocolUpgrader {
 
     func upgrade(channel: any Channel, upgradeRequest head: HTTPRequestHead) -> EventLoopFuture<UpgradeResult> {
         channel.eventLoop.makeCompletedFuture {
-            guard let (engine, query) = EngineChildChannel.route(URI(head.uri), engines),
-                let headers = try? HTTPRequest(head, secure: false, splitCookie: false).headerFields
-            else { throw ChannelError.inappropriateOperationForState }
+            guard let (engine, query) = EngineChildChannel.route(URI(head.uri), engines) else {
+                throw ChannelError.inappropriateOperationForState
+            }
             let pipeline = channel.pipeline.syncOperations
-            try pipeline.addHandler(EngineWebSocketHandler(engine: engine, query: query, headers: headers))
+            try pipeline.addHandler(EngineWebSocketHandler(engine: engine, query: query, headers: Self.sessionHeaders(of: head)))
             // The WebSocket handler answers the shutdown itself.
             if let quiescing = try? pipeline.handler(type: CloseSilentConnectionOnQuiesce.self) {
                 pipeline.removeHandler(quiescing, promise: nil)
@@ -66,6 +66,24 @@ struct EngineWebSocketUpgrader: NIOTypedHTTPServerProtocolUpgrader {
             return .webSocket
         }
     }
+
+    /// The upgrade request's headers as its session keeps them (``EngineHandshake/headers``): without Host
+    /// (Swift HTTP Types keeps it apart, as a request's authority, for long-polling requests too) and
+    /// without the WebSocket handshake's own — Connection, Upgrade, Sec-WebSocket-Key, -Version and
+    /// -Extensions — which describe the negotiation, not the client, and would cost every connection a few
+    /// hundred bytes for as long as it is open.
+    static func sessionHeaders(of head: HTTPRequestHead) -> HTTPFields {
+        var fields = HTTPFields()
+        for (name, value) in head.headers {
+            guard let fieldName = HTTPField.Name(name), !handshakeOnly.contains(fieldName) else { continue }
+            fields.append(HTTPField(name: fieldName, value: value))
+        }
+        return fields
+    }
+
+    private static let handshakeOnly: Set<HTTPField.Name> = [
+        HTTPField.Name("Host")!, .connection, .upgrade, .secWebSocketKey, .secWebSocketVersion, .secWebSocketExtensions,
+    ]
 
     /// `Sec-WebSocket-Accept` for `key` (RFC 6455, section 4.2.2).
     static func acceptValue(key: String) -> String {

@@ -27,9 +27,10 @@ struct WireWebSocket {
     /// The server's side of the upgrade: its response head.
     let responseHead: String
 
-    /// Connects to `127.0.0.1:port`, upgrades `pathAndQuery` and runs `body` (within `patience`).
+    /// Connects to `127.0.0.1:port`, upgrades `pathAndQuery` (sending `headers` too) and runs `body`
+    /// (within `patience`).
     static func withConnection<Result: Sendable>(
-        port: Int, _ pathAndQuery: String, _ body: @escaping @Sendable (WireWebSocket) async throws -> Result
+        port: Int, _ pathAndQuery: String, headers: [String: String] = [:], _ body: @escaping @Sendable (WireWebSocket) async throws -> Result
     ) async throws -> Result {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { channel in
@@ -39,7 +40,8 @@ struct WireWebSocket {
             try await withThrowingTaskGroup(of: Result?.self) { group in
                 group.addTask {
                     let request = "GET \(pathAndQuery) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                        + "Sec-WebSocket-Key: \(key)\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                        + "Sec-WebSocket-Key: \(key)\r\nSec-WebSocket-Version: 13\r\n"
+                        + headers.map { "\($0.key): \($0.value)\r\n" }.joined() + "\r\n"
                     try await outbound.write(ByteBuffer(string: request))
                     let reader = Reader(iterator: inbound.makeAsyncIterator())
                     let head = try await reader.responseHead()

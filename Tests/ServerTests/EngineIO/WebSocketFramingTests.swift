@@ -1,3 +1,6 @@
+import EngineIOServer
+import HTTPTypes
+import SocketIO
 import TestSupport
 import Testing
 
@@ -26,6 +29,20 @@ struct WebSocketFramingTests {
             try await socket.send(opcode: 0x0, Array("rld".utf8))
             #expect(try await socket.next() == .init(opcode: 0xA, payload: Array("in between".utf8)))
             #expect(try await socket.nextText() == "4hello world")
+        }
+    }
+
+    @Test func theSessionKeepsTheClientsHeadersButNotTheHandshakes() async throws {
+        try await withEchoServer { polling, _, server async throws in
+            try await WireWebSocket.withConnection(port: polling.port, Self.handshake, headers: ["X-Client": "wire"]) { socket async throws in
+                let open = try SocketValue(jsonText: String(try await socket.nextText().dropFirst()))
+                let sid = try #require(open["sid"]?.stringValue)
+                let headers = try #require(server.engine.session(id: sid)?.handshake.headers)
+                #expect(headers[HTTPField.Name("X-Client")!] == "wire")
+                for name in ["Sec-WebSocket-Key", "Sec-WebSocket-Version", "Upgrade", "Connection"] {
+                    #expect(headers[HTTPField.Name(name)!] == nil, "\(name)")
+                }
+            }
         }
     }
 
