@@ -22,6 +22,7 @@ where Instant.Duration == Duration, Instant: Sendable {
         case closed(EngineCloseReason)
     }
 
+    @usableFromInline
     enum Heartbeat: Sendable {
         case pingDue(Instant)
         case awaitingPong(deadline: Instant)
@@ -59,7 +60,8 @@ where Instant.Duration == Duration, Instant: Sendable {
     /// The transport that carried the session when it closed: a long-polling client may still collect
     /// its last frames (or a noop) with one more GET.
     public private(set) var transportAtClose: EngineTransport?
-    private var heartbeat: Heartbeat
+    @usableFromInline
+    var heartbeat: Heartbeat
     private let pingInterval: Duration
     private let pingTimeout: Duration
     private let upgradeTimeout: Duration
@@ -73,13 +75,19 @@ where Instant.Duration == Duration, Instant: Sendable {
         self.heartbeat = .pingDue(now.advanced(by: configuration.pingInterval))
     }
 
+    // The getters below are inlinable so that a shell in another module reads them specialized for its
+    // `Instant`: unspecialized, each read looks up generic metadata at run time, and the shell reads them
+    // for every frame it queues.
+
     /// Whether the session has closed.
+    @inlinable
     public var isClosed: Bool {
         if case .closed = state { return true }
         return false
     }
 
     /// The transport that carries the session's outgoing frames, or `nil` once closed.
+    @inlinable
     public var activeTransport: EngineTransport? {
         switch state {
         case .polling, .upgrading: .polling
@@ -90,12 +98,14 @@ where Instant.Duration == Duration, Instant: Sendable {
 
     /// Whether a waiting poll must be answered at once: after the probe, the client expects its pending
     /// GET to return (with a noop) so that it can pause polling and complete the upgrade.
+    @inlinable
     public var releasesPolling: Bool {
         if case .upgrading(_, probed: true) = state { return true }
         return false
     }
 
     /// The earliest instant at which ``timerFired(now:)`` has something to do, or `nil` once closed.
+    @inlinable
     public var nextDeadline: Instant? {
         let heartbeatDeadline: Instant
         switch heartbeat {

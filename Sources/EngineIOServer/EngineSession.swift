@@ -12,7 +12,7 @@ import Synchronization
 /// woken when frames are queued. Every mutation happens inside one lock; waiters and writers are woken
 /// after the lock is released.
 public final class EngineSession: Sendable {
-    typealias Instant = ContinuousClock.Instant
+    typealias Instant = EngineInstant
     typealias Machine = EngineSessionStateMachine<Instant>
 
     /// The session id (`sid`).
@@ -24,17 +24,24 @@ public final class EngineSession: Sendable {
     /// Its server: the configuration, handler and logger every session shares (kept once, not per
     /// connection), and the registry that forgets the session once it is finished.
     private let server: EngineServer
-    private let clock = ContinuousClock()
     private let state: Mutex<Inner>
 
     /// The waiter and the writer to wake once the lock is released: decided under the lock, run outside
     /// it, without allocating (this runs for every frame sent).
+    /// A long-polling GET waiting for frames. A class: the continuation's type comes from a library built
+    /// for evolution, so held inline it would make every copy of the session's state go through run-time
+    /// metadata, on the path of every frame sent.
+    final class PollWaiter: Sendable {
+        let continuation: CheckedContinuation<[EngineFrame]?, Never>
+        init(continuation: CheckedContinuation<[EngineFrame]?, Never>) { self.continuation = continuation }
+    }
+
     struct Wakeups {
-        var poll: (waiter: CheckedContinuation<[EngineFrame]?, Never>, answer: [EngineFrame]?)?
+        var poll: (waiter: PollWaiter, answer: [EngineFrame]?)?
         var webSocket: (any EngineWebSocketWriter)?
 
         func run() {
-            if let poll { poll.waiter.resume(returning: poll.answer) }
+            if let poll { poll.waiter.continuation.resume(returning: poll.answer) }
             webSocket?.outputAvailable()
         }
     }
@@ -44,7 +51,7 @@ public final class EngineSession: Sendable {
         var frames: [EngineFrame] = []
         /// Frames for the WebSocket under trial only (the `3probe` answer).
         var probeFrames: [EngineFrame] = []
-        var pollWaiter: CheckedContinuation<[EngineFrame]?, Never>?
+        var pollWaiter: PollWaiter?
         var pollInProgress = false
         var postInProgress = false
         /// The WebSocket that serves the session, or the one under trial during an upgrade.
@@ -66,7 +73,7 @@ public final class EngineSession: Sendable {
         self.server = server
         self.eventLoop = eventLoop
         let configuration = server.configuration.engine
-        var inner = Inner(machine: Machine(transport: handshake.transport, configuration: configuration, now: ContinuousClock.now))
+        var inner = Inner(machine: Machine(transport: handshake.transport, configuration: configuration, now: .now))
         let open = EngineCodec.openPacketData(
             sid: id,
             upgrades: configuration.upgrades(from: handshake.transport),
@@ -146,9 +153,12 @@ public final class EngineSession: Sendable {
                 return (false, afterChange(&inner))
             }
             inner.frames.append(contentsOf: frames)
-            return (true, afterChange(&inner))
+            // Queueing leaves the machine as it was, so its deadlines too: unless a poll waits, all there
+            // is to decide is whether the WebSocket needs waking (this runs for every frame sent).
+            guard inner.pollWaiter == nil else { return (true, afterChange(&inner)) }
+            return (true, Wakeups(webSocket: Self.webSocketToWake(&inner)))
         }
-        if let poll = wakeups.poll { poll.waiter.resume(returning: poll.answer) }
+        if let poll = wakeups.poll { poll.waiter.continuation.resume(returning: poll.answer) }
         if slow { closed(.slowClient) }
         return (accepted, wakeups.webSocket)
     }
@@ -218,14 +228,14 @@ public final class EngineSession: Sendable {
             await withCheckedContinuation { (continuation: CheckedContinuation<[EngineFrame]?, Never>) in
                 let wakeups = state.withLock { inner -> Wakeups in
                     // Checked under the lock: a cancellation that ran before this registration finds no waiter.
-                    if Task.isCancelled { return Wakeups(poll: (continuation, nil)) }
-                    inner.pollWaiter = continuation
+                    if Task.isCancelled { return Wakeups(poll: (PollWaiter(continuation: continuation), nil)) }
+                    inner.pollWaiter = PollWaiter(continuation: continuation)
                     return afterChange(&inner)
                 }
                 wakeups.run()
             }
         } onCancel: {
-            state.withLock { $0.pollWaiter.take() }?.resume(returning: nil)
+            state.withLock { $0.pollWaiter.take() }?.continuation.resume(returning: nil)
         }
         finishIfDone()
         return frames
@@ -273,12 +283,11 @@ public final class EngineSession: Sendable {
     /// of every mutation, inside the lock.
     private func afterChange(_ inner: inout Inner) -> Wakeups {
         var wakeups = Wakeups()
-        let machine = inner.machine
         if let waiter = inner.pollWaiter {
             var answer: [EngineFrame]??
-            switch machine.state {
+            switch inner.machine.state {
             case .polling, .upgrading:
-                if machine.releasesPolling {
+                if inner.machine.releasesPolling {
                     // During an upgrade the poll is only released; queued frames wait for the WebSocket.
                     answer = .some([EngineFrame(EnginePacket(.noop))])
                 } else if !inner.frames.isEmpty {
@@ -302,12 +311,16 @@ public final class EngineSession: Sendable {
                 wakeups.poll = (waiter, answer)
             }
         }
-        if let webSocket = inner.webSocket, !inner.webSocketWoken, Self.webSocketHasOutput(inner) {
-            inner.webSocketWoken = true
-            wakeups.webSocket = webSocket
-        }
+        wakeups.webSocket = Self.webSocketToWake(&inner)
         scheduleTimer(&inner)
         return wakeups
+    }
+
+    /// The WebSocket writer to wake, if it has output and was not told yet (it is told once per pass).
+    private static func webSocketToWake(_ inner: inout Inner) -> (any EngineWebSocketWriter)? {
+        guard let webSocket = inner.webSocket, !inner.webSocketWoken, webSocketHasOutput(inner) else { return nil }
+        inner.webSocketWoken = true
+        return webSocket
     }
 
     /// Keeps one task scheduled on the event loop for the machine's next deadline. A deadline that moved
@@ -326,7 +339,7 @@ public final class EngineSession: Sendable {
         inner.timerGeneration &+= 1
         let generation = inner.timerGeneration
         inner.timer = try? eventLoop.scheduleCallback(
-            in: TimeAmount(clock.now.duration(to: deadline)), handler: HeartbeatTimer(session: self, generation: generation)
+            in: TimeAmount(Instant.now.duration(to: deadline)), handler: HeartbeatTimer(session: self, generation: generation)
         )
     }
 
@@ -348,7 +361,7 @@ public final class EngineSession: Sendable {
             guard inner.timerGeneration == generation else { return Wakeups() }
             inner.timer = nil
             inner.timerDeadline = nil
-            let now = clock.now
+            let now = Instant.now
             while true {
                 let action = inner.machine.timerFired(now: now)
                 if action == .none { break }
@@ -410,7 +423,7 @@ public final class EngineSession: Sendable {
             if inner.webSocket == nil, inner.machine.state == .webSocket, handshake.transport == .webSocket {
                 accepted = true
             } else {
-                accepted = inner.webSocket == nil && inner.machine.webSocketOpened(now: clock.now)
+                accepted = inner.webSocket == nil && inner.machine.webSocketOpened(now: Instant.now)
             }
             guard accepted else { return (false, Wakeups()) }
             inner.webSocket = writer
@@ -454,7 +467,7 @@ public final class EngineSession: Sendable {
     /// A packet arrived from the client on `transport`; messages go to the handler.
     func received(_ packet: EnginePacket, on transport: EngineTransport) -> Received {
         let (action, wakeups) = state.withLock { inner -> (Machine.PacketAction, Wakeups) in
-            let action = inner.machine.receivedPacket(packet, on: transport, now: clock.now)
+            let action = inner.machine.receivedPacket(packet, on: transport, now: Instant.now)
             if action == .answerProbe {
                 inner.probeFrames.append(EngineFrame(EnginePacket(.pong, .text("probe"))))
             }

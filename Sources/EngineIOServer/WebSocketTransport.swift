@@ -14,7 +14,11 @@ import NIOWebSocket
 /// rather than one per packet. While the channel is not
 /// writable (its outbound buffer is full), frames stay in the session's bounded queue, where a client
 /// that never catches up is closed as slow.
-final class WebSocketWriter: EngineWebSocketWriter {
+///
+/// Its state belongs to its event loop: every method but the initializer runs there (checked in debug
+/// builds). It is not in a `NIOLoopBoundBox`, which checks the thread on every access in release builds
+/// too — several times per frame written.
+final class WebSocketWriter: EngineWebSocketWriter, @unchecked Sendable {
     /// Where frames go.
     enum Sink {
         /// Prebuilt frame bytes written through this context: ``EngineWebSocketHandler``'s, in a pipeline
@@ -36,7 +40,7 @@ final class WebSocketWriter: EngineWebSocketWriter {
     }
 
     let eventLoop: any EventLoop
-    private let state: NIOLoopBoundBox<LoopState>
+    private var state: LoopState
     /// The pause before the packets queued behind the first (``EngineServerConfiguration/webSocketPacing``).
     private let pacing: TimeAmount
 
@@ -44,23 +48,27 @@ final class WebSocketWriter: EngineWebSocketWriter {
     init(sink: Sink, eventLoop: any EventLoop, pacing: Duration) {
         self.eventLoop = eventLoop
         self.pacing = TimeAmount(pacing)
-        self.state = NIOLoopBoundBox(LoopState(sink: sink), eventLoop: eventLoop)
+        self.state = LoopState(sink: sink)
     }
 
     /// The session this WebSocket serves, once it was accepted. Call on the event loop.
     var session: EngineSession? {
-        get { state.value.session }
-        set { state.value.session = newValue }
+        get { state.session }
+        set {
+            eventLoop.assertInEventLoop()
+            state.session = newValue
+        }
     }
 
     /// Writes what the session has queued, if the channel can take it. Call on the event loop.
     func write() {
-        guard let session = state.value.session, !state.value.closing, !state.value.flushInFlight else { return }
-        let sink = state.value.sink
+        eventLoop.assertInEventLoop()
+        guard let session = state.session, !state.closing, !state.flushInFlight else { return }
+        let sink = state.sink
         if case .raw(let context) = sink, !context.channel.isWritable { return }
         // Frames held back by the previous pass come first.
-        var frames = state.value.frames
-        state.value.frames = []
+        var frames = state.frames
+        state.frames = []
         let heldBack = !frames.isEmpty
         let close: Bool
         if heldBack {
@@ -75,7 +83,7 @@ final class WebSocketWriter: EngineWebSocketWriter {
             if !heldBack, frames.count > 1 {
                 // The first packet goes out on its own; the rest after the pacing pause.
                 context.writeAndFlush(NIOAny(frames.removeFirst().webSocketFrame), promise: nil)
-                state.value.frames = frames
+                state.frames = frames
                 pause(context.eventLoop)
                 return
             }
@@ -88,24 +96,24 @@ final class WebSocketWriter: EngineWebSocketWriter {
         case .framed(let channel, _):
             if let last = frames.last {
                 for frame in frames.dropLast() { channel.write(Self.frame(frame), promise: nil) }
-                state.value.flushInFlight = true
+                state.flushInFlight = true
                 channel.writeAndFlush(Self.frame(last)).whenComplete { result in
-                    self.state.value.flushInFlight = false
+                    self.state.flushInFlight = false
                     if case .failure = result { self.close(code: .goingAway) } else { self.write() }
                 }
             }
         }
         // A burst's storage is not kept by an idle connection.
         frames.removeAll(keepingCapacity: frames.capacity <= 4)
-        state.value.frames = frames
+        state.frames = frames
         if close { self.close(code: .goingAway) }
     }
 
     /// Holds writes back until the pacing pause is over (at least until the next turn of the event loop).
     private func pause(_ eventLoop: any EventLoop) {
-        state.value.flushInFlight = true
+        state.flushInFlight = true
         let resume = { @Sendable in
-            self.state.value.flushInFlight = false
+            self.state.flushInFlight = false
             self.write()
         }
         if pacing == .zero {
@@ -122,9 +130,10 @@ final class WebSocketWriter: EngineWebSocketWriter {
     /// Starts the closing handshake (once): a close frame with `code`, then the connection closes. Call on
     /// the event loop.
     func close(code: WebSocketErrorCode) {
-        guard !state.value.closing else { return }
-        state.value.closing = true
-        switch state.value.sink {
+        eventLoop.assertInEventLoop()
+        guard !state.closing else { return }
+        state.closing = true
+        switch state.sink {
         case .raw(let context):
             var payload = context.channel.allocator.buffer(capacity: 2)
             payload.write(webSocketErrorCode: code)
