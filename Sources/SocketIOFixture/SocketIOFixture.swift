@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dispatch
 import EngineIO
 import EngineIOServer
 import Hummingbird
@@ -7,8 +8,26 @@ import ServiceLifecycle
 import SocketIO
 import SocketIOServer
 
-/// The servers the public Engine.IO v4 and Socket.IO v5 conformance suites expect, or the bench protocol.
+/// A synchronous entry point, so that `scripts/profile` can run the fixture under callgrind: valgrind 3.19
+/// stops on Swift's async `main` (`dispatch_main`). The command runs in a detached task — not on the main
+/// actor, which the waiting main thread would never serve.
 @main
+enum FixtureMain {
+    static func main() {
+        let finished = DispatchSemaphore(value: 0)
+        Task.detached {
+            do {
+                try await SocketIOFixture.parse().run()
+            } catch {
+                SocketIOFixture.exit(withError: error)
+            }
+            finished.signal()
+        }
+        finished.wait()
+    }
+}
+
+/// The servers the public Engine.IO v4 and Socket.IO v5 conformance suites expect, or the bench protocol.
 struct SocketIOFixture: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "socketio-fixture",
