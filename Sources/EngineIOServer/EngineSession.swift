@@ -119,6 +119,17 @@ public final class EngineSession: Sendable {
     /// with one task per event loop rather than one per session.
     /// - Returns: how many sessions took the frames.
     public static func broadcast(_ frames: [EngineFrame], to sessions: some Sequence<EngineSession>) -> Int {
+        enqueueAndWake(frames, sessions)
+    }
+
+    /// ``broadcast(_:to:)`` to a room's members as adapters keep them (socket ids to sessions). A concrete
+    /// type: called from another module, the generic one runs its loop over every recipient through
+    /// protocol witnesses; this one is specialized here.
+    public static func broadcast(_ frames: [EngineFrame], to sessions: Dictionary<String, EngineSession>.Values) -> Int {
+        enqueueAndWake(frames, sessions)
+    }
+
+    private static func enqueueAndWake(_ frames: [EngineFrame], _ sessions: some Sequence<EngineSession>) -> Int {
         var batches: [(loop: any EventLoop, writers: [any EngineWebSocketWriter])] = []
         var count = 0
         for session in sessions {
