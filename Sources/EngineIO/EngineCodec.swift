@@ -78,15 +78,23 @@ public enum EngineCodec {
         return makeSessionID(using: &generator)
     }
 
-    /// A new session id drawn from `generator`.
+    /// A new session id drawn from `generator`: each 64-bit draw gives ten characters of 6 bits (the
+    /// alphabet has 64), so an id takes two draws — with the system generator, two system calls rather than
+    /// one per character.
     public static func makeSessionID(using generator: inout some RandomNumberGenerator) -> String {
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-        var bytes = [UInt8](repeating: 0, count: 20)
-        for index in bytes.indices {
-            bytes[index] = alphabet[Int(generator.next(upperBound: UInt8(alphabet.count)))]
+        String(unsafeUninitializedCapacity: 20) { characters in
+            for draw in 0..<2 {
+                var bits = generator.next()
+                for index in draw * 10..<draw * 10 + 10 {
+                    characters[index] = sessionIDAlphabet[Int(truncatingIfNeeded: bits & 63)]
+                    bits >>= 6
+                }
+            }
+            return 20
         }
-        return String(decoding: bytes, as: UTF8.self)
     }
+
+    private static let sessionIDAlphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 }
 
 extension Duration {

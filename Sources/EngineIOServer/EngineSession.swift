@@ -38,7 +38,7 @@ public final class EngineSession: Sendable {
 
     struct Wakeups {
         var poll: (waiter: PollWaiter, answer: [EngineFrame]?)?
-        var webSocket: (any EngineWebSocketWriter)?
+        var webSocket: WebSocketWriter?
 
         func run() {
             if let poll { poll.waiter.continuation.resume(returning: poll.answer) }
@@ -55,7 +55,7 @@ public final class EngineSession: Sendable {
         var pollInProgress = false
         var postInProgress = false
         /// The WebSocket that serves the session, or the one under trial during an upgrade.
-        var webSocket: (any EngineWebSocketWriter)?
+        var webSocket: WebSocketWriter?
         /// Whether `webSocket` was told of output it has not taken yet.
         var webSocketWoken = false
         var timer: NIOScheduledCallback?
@@ -130,7 +130,7 @@ public final class EngineSession: Sendable {
     }
 
     private static func enqueueAndWake(_ frames: [EngineFrame], _ sessions: some Sequence<EngineSession>) -> Int {
-        var batches: [(loop: any EventLoop, writers: [any EngineWebSocketWriter])] = []
+        var batches: [(loop: any EventLoop, writers: [WebSocketWriter])] = []
         var count = 0
         for session in sessions {
             let (accepted, webSocket) = session.enqueue(frames)
@@ -155,7 +155,7 @@ public final class EngineSession: Sendable {
 
     /// Queues frames; returns whether they were taken, and the WebSocket writer to wake (the caller wakes
     /// it, possibly together with others of its event loop).
-    private func enqueue(_ frames: some Collection<EngineFrame>) -> (accepted: Bool, webSocket: (any EngineWebSocketWriter)?) {
+    private func enqueue(_ frames: some Collection<EngineFrame>) -> (accepted: Bool, webSocket: WebSocketWriter?) {
         var slow = false
         let (accepted, wakeups) = state.withLock { inner -> (Bool, Wakeups) in
             guard !inner.machine.isClosed else { return (false, Wakeups()) }
@@ -256,7 +256,7 @@ public final class EngineSession: Sendable {
     /// keeps for its next frames, so writing allocates nothing). Returns whether the WebSocket must close
     /// after writing them. Called by the WebSocket's writer on its event loop once it was told output is
     /// waiting, or when it can write again.
-    func takeWebSocketOutput(for writer: any EngineWebSocketWriter, into frames: inout [EngineFrame]) -> Bool {
+    func takeWebSocketOutput(for writer: WebSocketWriter, into frames: inout [EngineFrame]) -> Bool {
         state.withLock { inner in
             guard inner.webSocket === writer else { return true }
             inner.webSocketWoken = false
@@ -328,7 +328,7 @@ public final class EngineSession: Sendable {
     }
 
     /// The WebSocket writer to wake, if it has output and was not told yet (it is told once per pass).
-    private static func webSocketToWake(_ inner: inout Inner) -> (any EngineWebSocketWriter)? {
+    private static func webSocketToWake(_ inner: inout Inner) -> WebSocketWriter? {
         guard let webSocket = inner.webSocket, !inner.webSocketWoken, webSocketHasOutput(inner) else { return nil }
         inner.webSocketWoken = true
         return webSocket
@@ -428,7 +428,7 @@ public final class EngineSession: Sendable {
 
     /// A WebSocket serves this session from its start (it opened on WebSocket), or wants to take over from
     /// long-polling. Returns `false` if that is not allowed now.
-    func attachWebSocket(_ writer: any EngineWebSocketWriter) -> Bool {
+    func attachWebSocket(_ writer: WebSocketWriter) -> Bool {
         let (accepted, wakeups) = state.withLock { inner -> (Bool, Wakeups) in
             let accepted: Bool
             if inner.webSocket == nil, inner.machine.state == .webSocket, handshake.transport == .webSocket {
@@ -445,7 +445,7 @@ public final class EngineSession: Sendable {
     }
 
     /// A WebSocket of this session went away.
-    func webSocketClosed(_ writer: any EngineWebSocketWriter) {
+    func webSocketClosed(_ writer: WebSocketWriter) {
         let (didClose, wakeups) = state.withLock { inner -> (Bool, Wakeups) in
             guard inner.webSocket === writer else { return (false, Wakeups()) }
             inner.webSocket = nil

@@ -29,23 +29,3 @@ public protocol EngineSessionHandler: Sendable {
     /// The session closed; nothing more will be delivered or sent.
     func engineSessionClosed(_ session: EngineSession, reason: EngineCloseReason)
 }
-
-/// Where a session's WebSocket writes: told when output is waiting, it takes it with
-/// ``EngineSession/takeWebSocketOutput(for:into:)`` on its own event loop.
-protocol EngineWebSocketWriter: AnyObject, Sendable {
-    /// The loop of the WebSocket's channel.
-    var eventLoop: any EventLoop { get }
-    /// Takes what the session queued and writes it. Call on ``eventLoop``.
-    func write()
-}
-
-extension EngineWebSocketWriter {
-    /// Output is waiting; called outside the session's lock, from any thread.
-    func outputAvailable() {
-        if eventLoop.inEventLoop {
-            write()
-        } else {
-            eventLoop.execute { self.write() }
-        }
-    }
-}

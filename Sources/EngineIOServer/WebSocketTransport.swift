@@ -18,7 +18,7 @@ import NIOWebSocket
 /// Its state belongs to its event loop: every method but the initializer runs there (checked in debug
 /// builds). It is not in a `NIOLoopBoundBox`, which checks the thread on every access in release builds
 /// too — several times per frame written.
-final class WebSocketWriter: EngineWebSocketWriter, @unchecked Sendable {
+final class WebSocketWriter: @unchecked Sendable {
     /// Where frames go.
     enum Sink {
         /// Prebuilt frame bytes written through this context: ``EngineWebSocketHandler``'s, in a pipeline
@@ -57,6 +57,16 @@ final class WebSocketWriter: EngineWebSocketWriter, @unchecked Sendable {
         set {
             eventLoop.assertInEventLoop()
             state.session = newValue
+        }
+    }
+
+    /// Output is waiting: writes it now on the event loop, or soon from another thread. Called outside the
+    /// session's lock.
+    func outputAvailable() {
+        if eventLoop.inEventLoop {
+            write()
+        } else {
+            eventLoop.execute { self.write() }
         }
     }
 

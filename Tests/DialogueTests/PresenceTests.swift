@@ -35,7 +35,7 @@ struct PresenceTests {
                         let answer = try await alice.request("dialogue:presence", ["roomId": "lobby"])
                         #expect(answer == ["ok": true, "roomId": "lobby", "users": [["userId": "alice", "username": "Alice A."], ["userId": "bob", "username": "bob"]]])
                     }
-                    try await bob.request("dialogue:leave", ["roomId": "lobby"])
+                    _ = try await bob.request("dialogue:leave", ["roomId": "lobby"])
                     let departure = try await alice.nextEvent("user:left")
                     #expect(departure["data"] == ["userId": "bob"])
                 }

@@ -330,6 +330,22 @@ struct EngineSessionIDTests {
         // The generator advances: the next id differs.
         #expect(EngineCodec.makeSessionID(using: &first) != a)
     }
+
+    @Test("an id takes two 64-bit draws (with the system generator, two system calls), every bit of them used")
+    func twoDraws() {
+        struct Counting: RandomNumberGenerator {
+            var draws = 0
+            mutating func next() -> UInt64 {
+                draws += 1
+                // 0, 1, 2, … 63 then 0, 1, … in 6-bit groups, lowest first.
+                return (0..<10).reduce(0) { $0 | UInt64(($1 + (draws - 1) * 10) % 64) << (6 * UInt64($1)) }
+            }
+        }
+        var counting = Counting()
+        let id = EngineCodec.makeSessionID(using: &counting)
+        #expect(counting.draws == 2)
+        #expect(id == "ABCDEFGHIJKLMNOPQRST")
+    }
 }
 
 /// A small deterministic generator for tests.
