@@ -85,54 +85,46 @@ public final class SQLiteHistoryStore: HistoryStore {
         try await commits.append(events) { batch in try await write(batch) }
     }
 
+    /// Stores `events` and moves their rooms' positions (a trigger of the schema does that with each row).
+    /// Up to ``rowsPerStatement`` events are one statement, committed on its own; more are several, in a
+    /// transaction.
     private func write(_ events: [StoredEvent]) async throws {
+        guard events.count > Self.rowsPerStatement else {
+            try await insert(events[...])
+            return
+        }
         try await writer.query("BEGIN IMMEDIATE")
         do {
-            let columns = 8
-            let rowsPerStatement = 1000
-            var start = 0
-            while start < events.count {
-                let chunk = events[start..<min(start + rowsPerStatement, events.count)]
-                let placeholders = Array(repeating: "(" + Array(repeating: "?", count: columns).joined(separator: ",") + ")", count: chunk.count)
-                var binds: [SQLiteData] = []
-                binds.reserveCapacity(chunk.count * columns)
-                for event in chunk {
-                    let message = event.message
-                    binds += [
-                        .text(message.roomId), .integer(Int(event.offset)), .integer(Int(event.epoch)), .text(message.event),
-                        .text(message.data.jsonText), .text(message.from), .integer(Int(message.timestamp)),
-                        message.meta.map { .text($0.jsonText) } ?? .null,
-                    ]
-                }
-                try await writer.query(
-                    "INSERT INTO dialogue_events (room_id, room_offset, epoch, event, data, sender, timestamp, meta) VALUES "
-                        + placeholders.joined(separator: ","),
-                    binds
-                )
-                start += rowsPerStatement
-            }
-            var newest: [String: StoredEvent] = [:]
-            for event in events where (newest[event.message.roomId]?.offset ?? .min) < event.offset { newest[event.message.roomId] = event }
-            let positions = Array(newest.values)
-            for chunkStart in stride(from: 0, to: positions.count, by: 300) {
-                let chunk = positions[chunkStart..<min(chunkStart + 300, positions.count)]
-                try await writer.query(
-                    "INSERT INTO dialogue_rooms (room_id, epoch, last_offset) VALUES "
-                        + Array(repeating: "(?, ?, ?)", count: chunk.count).joined(separator: ",")
-                        // Appends of one room may commit out of offset order (concurrent triggers, retries): the
-                        // position only moves forward within an epoch.
-                        + """
-                         ON CONFLICT(room_id) DO UPDATE SET last_offset = CASE WHEN dialogue_rooms.epoch = excluded.epoch
-                         THEN max(dialogue_rooms.last_offset, excluded.last_offset) ELSE excluded.last_offset END, epoch = excluded.epoch
-                        """,
-                    chunk.flatMap { [.text($0.message.roomId), .integer(Int($0.epoch)), .integer(Int($0.offset))] as [SQLiteData] }
-                )
+            for start in stride(from: 0, to: events.count, by: Self.rowsPerStatement) {
+                try await insert(events[start..<min(start + Self.rowsPerStatement, events.count)])
             }
             try await writer.query("COMMIT")
         } catch {
             _ = try? await writer.query("ROLLBACK")
             throw error
         }
+    }
+
+    private static let rowsPerStatement = 1000
+
+    private func insert(_ events: ArraySlice<StoredEvent>) async throws {
+        let columns = 8
+        let row = "(" + Array(repeating: "?", count: columns).joined(separator: ",") + ")"
+        var binds: [SQLiteData] = []
+        binds.reserveCapacity(events.count * columns)
+        for event in events {
+            let message = event.message
+            binds += [
+                .text(message.roomId), .integer(Int(event.offset)), .integer(Int(event.epoch)), .text(message.event),
+                .text(message.data.jsonText), .text(message.from), .integer(Int(message.timestamp)),
+                message.meta.map { .text($0.jsonText) } ?? .null,
+            ]
+        }
+        try await writer.query(
+            "INSERT INTO dialogue_events (room_id, room_offset, epoch, event, data, sender, timestamp, meta) VALUES "
+                + Array(repeating: row, count: events.count).joined(separator: ","),
+            binds
+        )
     }
 
     // MARK: Reading

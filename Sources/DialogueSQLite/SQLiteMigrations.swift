@@ -33,6 +33,25 @@ enum SQLiteMigrations {
                 "CREATE UNIQUE INDEX dialogue_events_by_offset ON dialogue_events (room_id, room_offset)",
             ]
         ),
+        (
+            // A room's position moves with each stored event, in the statement that stores it: one event is one
+            // statement (SQLite's implicit transaction, one round trip to the connection's thread) instead of
+            // BEGIN, two INSERTs and COMMIT. Appends of a room may commit out of offset order (concurrent
+            // triggers, retries): within an epoch the position only moves forward.
+            "2026-12-07-room-position-trigger",
+            [
+                """
+                CREATE TRIGGER dialogue_events_room_position AFTER INSERT ON dialogue_events
+                BEGIN
+                    INSERT INTO dialogue_rooms (room_id, epoch, last_offset) VALUES (NEW.room_id, NEW.epoch, NEW.room_offset)
+                    ON CONFLICT(room_id) DO UPDATE SET
+                        last_offset = CASE WHEN dialogue_rooms.epoch = excluded.epoch
+                            THEN max(dialogue_rooms.last_offset, excluded.last_offset) ELSE excluded.last_offset END,
+                        epoch = excluded.epoch;
+                END
+                """,
+            ]
+        ),
     ]
 
     /// Applies the steps not applied yet, each in its own transaction.

@@ -147,7 +147,9 @@ struct HistoryStoreTests {
             )
             try await raw.close()
             let second = try await SQLiteHistoryStore(path: path, logger: testLogger)
-            #expect(try await second.open() == ["r": RoomLog(epoch: 1, lastOffset: 3)], "migrations ran once; the log survived")
+            // The schema's trigger moves the room's position with every stored row, this one too: the next
+            // append does not collide with it.
+            #expect(try await second.open() == ["r": RoomLog(epoch: 1, lastOffset: 4)], "migrations ran once; the log survived")
             #expect(try await second.events(roomId: "r", eventName: "m", start: 0, end: 10).map(\.offset) == [3, 2, 1], "the corrupt row is skipped")
             await second.close()
         }
