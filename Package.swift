@@ -13,9 +13,10 @@ let package = Package(
         .library(name: "DialogueEvents", targets: ["DialogueEvents"]),
         .library(name: "Dialogue", targets: ["Dialogue"]),
         .library(name: "DialogueClient", targets: ["DialogueClient"]),
-        .library(name: "DialogueStorage", targets: ["DialogueStorage"]),
-        .library(name: "DialogueSQLite", targets: ["DialogueSQLite"]),
-        .library(name: "DialoguePostgres", targets: ["DialoguePostgres"]),
+        .library(name: "DialogueHistory", targets: ["DialogueHistory"]),
+        .library(name: "DialogueHistorySQLite", targets: ["DialogueHistorySQLite"]),
+        .library(name: "DialogueHistoryPostgres", targets: ["DialogueHistoryPostgres"]),
+        .library(name: "DialogueCluster", targets: ["DialogueCluster"]),
         .library(name: "DialogueApp", targets: ["DialogueApp"]),
         .library(name: "DialogueDBCore", targets: ["DialogueDBCore"]),
         .library(name: "DialogueDBSQLite", targets: ["DialogueDBSQLite"]),
@@ -100,7 +101,7 @@ let package = Package(
             dependencies: ["SocketIO", .product(name: "OrderedCollections", package: "swift-collections")]
         ),
         // The history store protocol, and the in-memory store.
-        .target(name: "DialogueStorage", dependencies: ["DialogueEvents"]),
+        .target(name: "DialogueHistory", dependencies: ["DialogueEvents"]),
         // What every SQLite store shares: opening with the same durability, named migrations, transaction turns.
         .target(
             name: "SQLiteSupport",
@@ -113,9 +114,9 @@ let package = Package(
         ),
         // The history store in an SQLite file (WAL, group commit): the default of `dialogue serve`.
         .target(
-            name: "DialogueSQLite",
+            name: "DialogueHistorySQLite",
             dependencies: [
-                "DialogueStorage", "DialogueEvents", "SocketIO", "SQLiteSupport",
+                "DialogueHistory", "DialogueEvents", "SocketIO", "SQLiteSupport",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -130,18 +131,28 @@ let package = Package(
         ),
         // The history store in PostgreSQL (postgres-nio, group commit), for more than one machine.
         .target(
-            name: "DialoguePostgres",
+            name: "DialogueHistoryPostgres",
             dependencies: [
-                "DialogueStorage", "DialogueEvents", "SocketIO", "PostgresSupport",
+                "DialogueHistory", "DialogueEvents", "SocketIO", "PostgresSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Several nodes as one server: membership (heartbeats, timeouts) in PostgreSQL. See Docs/ClusterDesign.md.
+        .target(
+            name: "DialogueCluster",
+            dependencies: [
+                "PostgresSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // Dialogue: rooms, typed events with schemas, subscriptions, hooks, history. Never sees packets.
         .target(
             name: "Dialogue",
             dependencies: [
-                "DialogueEvents", "DialogueStorage", "SocketIO", "SocketIOServer", "EngineIO", "EngineIOServer",
+                "DialogueEvents", "DialogueHistory", "SocketIO", "SocketIOServer", "EngineIO", "EngineIOServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -231,7 +242,7 @@ let package = Package(
         .target(
             name: "DialogueApp",
             dependencies: [
-                "Dialogue", "DialogueEvents", "DialogueStorage", "DialogueSQLite", "DialoguePostgres", "EngineIOServer", "SocketIO",
+                "Dialogue", "DialogueEvents", "DialogueHistory", "DialogueHistorySQLite", "DialogueHistoryPostgres", "EngineIOServer", "SocketIO",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -296,7 +307,7 @@ let package = Package(
         .executableTarget(
             name: "HistoryBench",
             dependencies: [
-                "DialogueStorage", "DialogueSQLite", "DialoguePostgres", "DialogueEvents",
+                "DialogueHistory", "DialogueHistorySQLite", "DialogueHistoryPostgres", "DialogueEvents",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -306,7 +317,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "JWTKit", package: "jwt-kit"),
-                "Dialogue", "DialogueApp", "DialogueClient", "DialogueExamples", "DialogueStorage", "DialogueSQLite", "DialoguePostgres", "SocketIOClient", "SocketIOServer",
+                "Dialogue", "DialogueApp", "DialogueClient", "DialogueExamples", "DialogueHistory", "DialogueHistorySQLite", "DialogueHistoryPostgres", "SocketIOClient", "SocketIOServer",
                 "EngineIOServer", "TestSupport",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -316,6 +327,14 @@ let package = Package(
             exclude: ["Browser"]
         ),
         .testTarget(name: "SocketIOTests", dependencies: ["SocketIO"]),
+        .testTarget(
+            name: "ClusterTests",
+            dependencies: [
+                "DialogueCluster", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(
             name: "DialogueDBTests",
             dependencies: [

@@ -1,7 +1,7 @@
 import CoreMetrics
 import EngineIO
 import EngineIOServer
-import DialogueStorage
+import DialogueHistory
 import OrderedCollections
 import SocketIOServer
 

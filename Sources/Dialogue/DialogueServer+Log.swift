@@ -1,4 +1,4 @@
-import DialogueStorage
+import DialogueHistory
 import Foundation
 import SocketIO
 

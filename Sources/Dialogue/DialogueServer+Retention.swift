@@ -1,4 +1,4 @@
-import DialogueStorage
+import DialogueHistory
 import Foundation
 
 /// Retention: the history store keeps each event's history as long as its `EventHistory.retention` says,

@@ -1,5 +1,5 @@
 import DequeModule
-import DialogueStorage
+import DialogueHistory
 import Foundation
 
 /// How the history store is doing, as the server sees it: for `/ready`, metrics and dashboards.

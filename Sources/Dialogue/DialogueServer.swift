@@ -2,7 +2,7 @@ import EngineIO
 import EngineIOServer
 import Foundation
 import DequeModule
-import DialogueStorage
+import DialogueHistory
 import Hummingbird
 import Logging
 import OrderedCollections

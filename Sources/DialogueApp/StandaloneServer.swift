@@ -1,8 +1,8 @@
 import AsyncAlgorithms
 import Dialogue
-import DialoguePostgres
-import DialogueSQLite
-import DialogueStorage
+import DialogueHistoryPostgres
+import DialogueHistorySQLite
+import DialogueHistory
 import EngineIOServer
 import Foundation
 import HTTPTypes

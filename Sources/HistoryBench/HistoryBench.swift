@@ -1,7 +1,7 @@
 import DialogueEvents
-import DialoguePostgres
-import DialogueSQLite
-import DialogueStorage
+import DialogueHistoryPostgres
+import DialogueHistorySQLite
+import DialogueHistory
 import Foundation
 import Logging
 

@@ -1,8 +1,8 @@
 import Dialogue
 import DialogueClient
-import DialoguePostgres
-import DialogueSQLite
-import DialogueStorage
+import DialogueHistoryPostgres
+import DialogueHistorySQLite
+import DialogueHistory
 import Foundation
 import SQLiteNIO
 import SocketIO

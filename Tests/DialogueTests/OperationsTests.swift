@@ -1,5 +1,5 @@
 import Dialogue
-import DialogueStorage
+import DialogueHistory
 import Foundation
 import Prometheus
 import SocketIO

@@ -1,6 +1,6 @@
 import Dialogue
 import DialogueClient
-import DialogueStorage
+import DialogueHistory
 import SocketIO
 import TestSupport
 import Testing

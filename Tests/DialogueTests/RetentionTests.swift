@@ -1,5 +1,5 @@
 @testable import Dialogue
-import DialogueStorage
+import DialogueHistory
 import Foundation
 import SocketIO
 import TestSupport

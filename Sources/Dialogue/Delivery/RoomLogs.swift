@@ -1,4 +1,4 @@
-import DialogueStorage
+import DialogueHistory
 import Synchronization
 
 /// Every room's log: its epoch and newest offset, the order its kept events are delivered in

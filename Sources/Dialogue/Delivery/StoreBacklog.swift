@@ -1,5 +1,5 @@
 import DequeModule
-import DialogueStorage
+import DialogueHistory
 import Foundation
 import Synchronization
 

@@ -1,5 +1,5 @@
 import DialogueEvents
-import DialogueStorage
+import DialogueHistory
 import Foundation
 import Logging
 import SQLiteNIO

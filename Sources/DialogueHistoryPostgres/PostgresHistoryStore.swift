@@ -1,5 +1,5 @@
 import DialogueEvents
-import DialogueStorage
+import DialogueHistory
 import Logging
 import PostgresNIO
 import PostgresSupport

@@ -31,7 +31,7 @@ public struct RoomLog: Sendable, Equatable {
 /// Durable history: where a Dialogue server keeps every event whose definition has history enabled.
 ///
 /// Implementations: ``InMemoryHistoryStore`` (tests, and servers that need no durability), `SQLiteHistoryStore`
-/// (module `DialogueSQLite`, the default of `dialogue serve`). A store is used by one server process.
+/// (module `DialogueHistorySQLite`, the default of `dialogue serve`). A store is used by one server process.
 public protocol HistoryStore: Sendable {
     /// Runs the store's background work (a connection pool, say) until cancelled; the server runs it for
     /// the store's whole life, before ``open()``. Stores without any return at once.
