@@ -19,12 +19,13 @@ extension ServerSettings {
             server["cors"] = ["origins": origins, "credentials": .bool(cors.credentials)]
         }
         let storeText: String = switch store {
-        case .sqlite(let path): "sqlite:\(path)"
+        case .sqlite(let path, _): "sqlite:\(path)"
         case .postgres(let url, _): Self.redactedURL(url)
         case .memory: "memory"
         }
         var history: OrderedDictionary<SocketKey, SocketValue> = ["store": .string(storeText)]
         if case .postgres(_, let schema) = store { history["postgresSchema"] = .string(schema) }
+        if case .sqlite(_, let synchronous) = store { history["sqliteSynchronous"] = .string(synchronous.rawValue) }
         history["retentionInterval"] = .string(Self.text(dialogue.retentionInterval))
         history["maxRecoveryEvents"] = .int(Int64(dialogue.maxRecoveryEvents))
         let limits: SocketValue = [

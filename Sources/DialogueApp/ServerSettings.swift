@@ -1,4 +1,5 @@
 import Dialogue
+import DialogueHistorySQLite
 import EngineIOServer
 import Foundation
 import OrderedCollections
@@ -6,8 +7,8 @@ import SocketIO
 
 /// Where a standalone server keeps history.
 public enum HistoryStoreLocation: Sendable, Equatable {
-    /// An SQLite file (created with its folder if missing).
-    case sqlite(path: String)
+    /// An SQLite file (created with its folder if missing), committed with `synchronous` (`history.sqliteSynchronous`).
+    case sqlite(path: String, synchronous: SQLiteHistoryStore.Synchronous = .full)
     /// A PostgreSQL database, tables in `schema`.
     case postgres(url: String, schema: String)
     /// Memory only: history is lost on restart.
@@ -162,15 +163,23 @@ struct SettingsReader {
     }
 
     private func readHistory(_ value: ConfigValue, into dialogue: inout DialogueConfiguration, defaultStore: HistoryStoreLocation) throws(ConfigurationError) -> HistoryStoreLocation {
-        let history = try value.object(allowing: ["store", "postgresSchema", "retentionInterval", "maxRecoveryEvents", "maxPendingStoreEvents"])
+        let history = try value.object(allowing: ["store", "postgresSchema", "sqliteSynchronous", "retentionInterval", "maxRecoveryEvents", "maxPendingStoreEvents"])
         if let interval = history["retentionInterval"] { dialogue.retentionInterval = try interval.duration }
         if let count = history["maxRecoveryEvents"] { dialogue.maxRecoveryEvents = try count.positiveInt }
         if let count = history["maxPendingStoreEvents"] { dialogue.maxPendingStoreEvents = try count.positiveInt }
         let schema = try history["postgresSchema"]?.nonEmptyString ?? "dialogue"
-        guard let store = history["store"] else { return defaultStore }
+        var synchronous = SQLiteHistoryStore.Synchronous.full
+        if let value = history["sqliteSynchronous"] {
+            guard let chosen = SQLiteHistoryStore.Synchronous(rawValue: try value.nonEmptyString.lowercased()) else { throw value.error("must be full or normal") }
+            synchronous = chosen
+        }
+        guard let store = history["store"] else {
+            guard case .sqlite(let path, _) = defaultStore else { return defaultStore }
+            return .sqlite(path: path, synchronous: synchronous)
+        }
         let location = try store.nonEmptyString
         if location == "memory" { return .memory }
-        if location.hasPrefix("sqlite:") { return .sqlite(path: resolve(String(location.dropFirst("sqlite:".count)))) }
+        if location.hasPrefix("sqlite:") { return .sqlite(path: resolve(String(location.dropFirst("sqlite:".count))), synchronous: synchronous) }
         if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") { return .postgres(url: location, schema: schema) }
         throw store.error("must be sqlite:PATH, postgres://… or memory")
     }

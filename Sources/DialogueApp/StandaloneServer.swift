@@ -97,10 +97,10 @@ public struct StandaloneServer: Sendable {
             return nil
         case .postgres(let url, let schema):
             return try PostgresHistoryStore(url: url, schema: schema, logger: logger)
-        case .sqlite(let path):
+        case .sqlite(let path, let synchronous):
             let folder = (path as NSString).deletingLastPathComponent
             if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
-            return try await SQLiteHistoryStore(path: path, logger: logger)
+            return try await SQLiteHistoryStore(path: path, synchronous: synchronous, logger: logger)
         }
     }
 

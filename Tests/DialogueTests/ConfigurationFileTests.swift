@@ -120,6 +120,13 @@ struct ConfigurationFileTests {
         #expect(settings.store == .sqlite(path: "dialogue-data/history.sqlite"))
     }
 
+    @Test func theSQLiteStoreCommitsToDiskUnlessToldOtherwise() throws {
+        #expect(try ServerSettings(text: "history: { store: 'sqlite:h.sqlite' }", environment: [:]).store == .sqlite(path: "./h.sqlite", synchronous: .full))
+        let normal = try ServerSettings(text: "history: { sqliteSynchronous: normal }", dataDirectory: "d", environment: [:])
+        #expect(normal.store == .sqlite(path: "d/history.sqlite", synchronous: .normal), "the default store takes the setting too")
+        #expect(normal.effectiveConfiguration["history"]?["sqliteSynchronous"] == "normal")
+    }
+
     @Test(arguments: [
         ("serverr: {}", "serverr", "is not a known setting"),
         ("server: { port: 70000 }", "server.port", "must be between 0 and 65535"),
@@ -136,6 +143,7 @@ struct ConfigurationFileTests {
         ("rooms: { chat: { access: [{ owner: user }] } }", "rooms.chat.access[0].owner", "must contain {sub}"),
         ("roomPatterns: { user: {} }", "roomPatterns.user", "needs a *"),
         ("history: { store: mysql://x }", "history.store", "sqlite:PATH, postgres://… or memory"),
+        ("history: { sqliteSynchronous: fast }", "history.sqliteSynchronous", "must be full or normal"),
         ("cluster: { postgres: postgres://x }", "cluster", "not available yet"),
         ("auth: { jwt: { secret: short } }", "auth.jwt.secret", "at least 32 bytes"),
         ("auth: { jwt: { algorithm: HS999, secret: x } }", "auth.jwt.algorithm", "unknown algorithm HS999"),
