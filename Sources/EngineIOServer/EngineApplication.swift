@@ -47,7 +47,10 @@ public enum EngineApplication {
             server: HTTPServerBuilder { responder in
                 QuiescingChildChannel(inner: EngineChildChannel(responder: responder, engines: engines))
             },
-            configuration: .init(address: .hostname(host, port: port), serverName: nil),
+            // A deep accept queue (the kernel caps it at net.core.somaxconn): when thousands of clients
+            // reconnect at once — after a restart, say — Hummingbird's default of 256 overflows, and each
+            // connection dropped waits for the client's SYN retry (1 s, then 3 s, …).
+            configuration: .init(address: .hostname(host, port: port), serverName: nil, backlog: 4096),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
             logger: logger
         )
