@@ -138,7 +138,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Several nodes as one server: membership (heartbeats, timeouts) in PostgreSQL. See Docs/ClusterDesign.md.
+        // Several nodes as one server on PostgreSQL: membership (heartbeats, timeouts) and the bus between nodes. See Docs/ClusterDesign.md.
         .target(
             name: "DialogueCluster",
             dependencies: [
@@ -331,6 +331,7 @@ let package = Package(
             name: "ClusterTests",
             dependencies: [
                 "DialogueCluster", "TestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -27,6 +27,15 @@ public enum PostgresDatabase {
         return PostgresClient.Configuration(host: parts.host, port: parts.port, username: parts.user, password: parts.password, database: parts.database, tls: .disable)
     }
 
+    /// The configuration of one connection outside a pool (a `LISTEN` session) to the same URL, with the
+    /// given `application_name` (it names the session in `pg_stat_activity`).
+    public static func connectionConfiguration(url: String, applicationName: String) throws -> PostgresConnection.Configuration {
+        guard let parts = URLParts(url) else { throw PostgresStoreError("not a postgres:// URL") }
+        var configuration = PostgresConnection.Configuration(host: parts.host, port: parts.port, username: parts.user, password: parts.password, database: parts.database, tls: .disable)
+        configuration.options.additionalStartupParameters = [("application_name", applicationName)]
+        return configuration
+    }
+
     /// Checks that `schema` is a plain lower-case identifier (it is written into SQL).
     public static func validate(schema: String) throws {
         guard let first = schema.unicodeScalars.first, first == "_" || ("a"..."z").contains(first),
