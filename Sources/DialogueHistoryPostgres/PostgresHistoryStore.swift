@@ -57,59 +57,43 @@ public final class PostgresHistoryStore: HistoryStore {
         try await commits.append(events) { batch in try await write(batch) }
     }
 
+    /// Stores `events`; the schema's trigger moves their rooms' positions. Up to ``rowsPerStatement`` events
+    /// are one statement, committed on its own; more are several, in a transaction.
     private func write(_ events: [StoredEvent]) async throws {
-        let schema = schema
+        guard events.count > Self.rowsPerStatement else {
+            try await client.query(insert(events[...]), logger: logger)
+            return
+        }
         try await client.withTransaction(logger: logger) { connection in
-            var start = 0
-            while start < events.count {
-                let chunk = events[start..<min(start + 500, events.count)]
-                var binds = PostgresBindings()
-                var rows: [String] = []
-                for (index, event) in chunk.enumerated() {
-                    let base = index * 8
-                    rows.append("(" + (1...8).map { "$\(base + $0)" }.joined(separator: ",") + ")")
-                    let message = event.message
-                    binds.append(message.roomId)
-                    binds.append(event.offset)
-                    binds.append(event.epoch)
-                    binds.append(message.event)
-                    binds.append(message.data.jsonText)
-                    binds.append(message.from)
-                    binds.append(message.timestamp)
-                    binds.append(message.meta?.jsonText)
-                }
-                try await connection.query(PostgresQuery(
-                    unsafeSQL: "INSERT INTO \(schema).dialogue_events (room_id, room_offset, epoch, event, data, sender, timestamp, meta) VALUES "
-                        + rows.joined(separator: ","),
-                    binds: binds
-                ), logger: logger)
-                start += 500
-            }
-            var newest: [String: StoredEvent] = [:]
-            for event in events where (newest[event.message.roomId]?.offset ?? .min) < event.offset { newest[event.message.roomId] = event }
-            let positions = Array(newest.values)
-            for chunkStart in stride(from: 0, to: positions.count, by: 1000) {
-                let chunk = positions[chunkStart..<min(chunkStart + 1000, positions.count)]
-                var binds = PostgresBindings()
-                var rows: [String] = []
-                for (index, event) in chunk.enumerated() {
-                    rows.append("($\(index * 3 + 1), $\(index * 3 + 2), $\(index * 3 + 3))")
-                    binds.append(event.message.roomId)
-                    binds.append(event.epoch)
-                    binds.append(event.offset)
-                }
-                try await connection.query(PostgresQuery(
-                    unsafeSQL: "INSERT INTO \(schema).dialogue_rooms (room_id, epoch, last_offset) VALUES " + rows.joined(separator: ",")
-                        // Appends of one room may commit out of offset order (concurrent triggers, retries): the
-                        // position only moves forward within an epoch.
-                        + """
-                         ON CONFLICT (room_id) DO UPDATE SET last_offset = CASE WHEN \(schema).dialogue_rooms.epoch = excluded.epoch
-                         THEN GREATEST(\(schema).dialogue_rooms.last_offset, excluded.last_offset) ELSE excluded.last_offset END, epoch = excluded.epoch
-                        """,
-                    binds: binds
-                ), logger: logger)
+            for start in stride(from: 0, to: events.count, by: Self.rowsPerStatement) {
+                try await connection.query(insert(events[start..<min(start + Self.rowsPerStatement, events.count)]), logger: logger)
             }
         }
+    }
+
+    private static let rowsPerStatement = 500
+
+    private func insert(_ events: ArraySlice<StoredEvent>) -> PostgresQuery {
+        var binds = PostgresBindings()
+        var rows: [String] = []
+        for (index, event) in events.enumerated() {
+            let base = index * 8
+            rows.append("(" + (1...8).map { "$\(base + $0)" }.joined(separator: ",") + ")")
+            let message = event.message
+            binds.append(message.roomId)
+            binds.append(event.offset)
+            binds.append(event.epoch)
+            binds.append(message.event)
+            binds.append(message.data.jsonText)
+            binds.append(message.from)
+            binds.append(message.timestamp)
+            binds.append(message.meta?.jsonText)
+        }
+        return PostgresQuery(
+            unsafeSQL: "INSERT INTO \(schema).dialogue_events (room_id, room_offset, epoch, event, data, sender, timestamp, meta) VALUES "
+                + rows.joined(separator: ","),
+            binds: binds
+        )
     }
 
     private static let columns = "room_id, room_offset, epoch, event, data, sender, timestamp, meta"
