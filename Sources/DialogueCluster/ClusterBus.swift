@@ -93,8 +93,8 @@ public final class ClusterBus: Service, Sendable {
         notifySoon()
     }
 
-    /// Waits until the bus reads: its table exists and its position is taken (messages published after
-    /// this returns reach this node).
+    /// Waits until the bus reads — its table exists and its position is taken, so messages published after
+    /// this returns reach this node — or until ``run()`` ended without getting there (it threw).
     public func waitUntilReady() async {
         await withCheckedContinuation { continuation in
             let waiting = ready.withLock { waiters -> Bool in
@@ -107,7 +107,10 @@ public final class ClusterBus: Service, Sendable {
     }
 
     public func run() async throws {
-        defer { messageContinuation.finish() }
+        defer {
+            messageContinuation.finish()
+            for waiter in ready.withLock({ $0.take() }) ?? [] { waiter.resume() }
+        }
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { await PostgresDatabase.runPool(self.client) }
             defer { group.cancelAll() }
