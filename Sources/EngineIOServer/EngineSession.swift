@@ -26,8 +26,6 @@ public final class EngineSession: Sendable {
     private let server: EngineServer
     private let state: Mutex<Inner>
 
-    /// The waiter and the writer to wake once the lock is released: decided under the lock, run outside
-    /// it, without allocating (this runs for every frame sent).
     /// A long-polling GET waiting for frames. A class: the continuation's type comes from a library built
     /// for evolution, so held inline it would make every copy of the session's state go through run-time
     /// metadata, on the path of every frame sent.
@@ -36,6 +34,8 @@ public final class EngineSession: Sendable {
         init(continuation: CheckedContinuation<[EngineFrame]?, Never>) { self.continuation = continuation }
     }
 
+    /// The waiter and the writer to wake once the lock is released: decided under the lock, run outside
+    /// it, without allocating (this runs for every frame sent).
     struct Wakeups {
         var poll: (waiter: PollWaiter, answer: [EngineFrame]?)?
         var webSocket: WebSocketWriter?
@@ -115,47 +115,9 @@ public final class EngineSession: Sendable {
         return accepted
     }
 
-    /// Queues the same frames for every session, as ``send(_:)`` does, and wakes the WebSocket writers
-    /// with one task per event loop rather than one per session.
-    /// - Returns: how many sessions took the frames.
-    public static func broadcast(_ frames: [EngineFrame], to sessions: some Sequence<EngineSession>) -> Int {
-        enqueueAndWake(frames, sessions)
-    }
-
-    /// ``broadcast(_:to:)`` to a room's members as adapters keep them (socket ids to sessions). A concrete
-    /// type: called from another module, the generic one runs its loop over every recipient through
-    /// protocol witnesses; this one is specialized here.
-    public static func broadcast(_ frames: [EngineFrame], to sessions: Dictionary<String, EngineSession>.Values) -> Int {
-        enqueueAndWake(frames, sessions)
-    }
-
-    private static func enqueueAndWake(_ frames: [EngineFrame], _ sessions: some Sequence<EngineSession>) -> Int {
-        var batches: [(loop: any EventLoop, writers: [WebSocketWriter])] = []
-        var count = 0
-        for session in sessions {
-            let (accepted, webSocket) = session.enqueue(frames)
-            if accepted { count += 1 }
-            guard let webSocket else { continue }
-            let loop = webSocket.eventLoop
-            if let index = batches.firstIndex(where: { $0.loop === loop }) {
-                batches[index].writers.append(webSocket)
-            } else {
-                batches.append((loop, [webSocket]))
-            }
-        }
-        for (loop, writers) in batches {
-            if loop.inEventLoop {
-                for writer in writers { writer.write() }
-            } else {
-                loop.execute { for writer in writers { writer.write() } }
-            }
-        }
-        return count
-    }
-
     /// Queues frames; returns whether they were taken, and the WebSocket writer to wake (the caller wakes
-    /// it, possibly together with others of its event loop).
-    private func enqueue(_ frames: some Collection<EngineFrame>) -> (accepted: Bool, webSocket: WebSocketWriter?) {
+    /// it, possibly together with others of its event loop: see ``broadcast(_:to:)``).
+    func enqueue(_ frames: some Collection<EngineFrame>) -> (accepted: Bool, webSocket: WebSocketWriter?) {
         var slow = false
         let (accepted, wakeups) = state.withLock { inner -> (Bool, Wakeups) in
             guard !inner.machine.isClosed else { return (false, Wakeups()) }
