@@ -1,7 +1,7 @@
 import CoreMetrics
+import DialogueHistory
 import EngineIO
 import EngineIOServer
-import DialogueHistory
 import OrderedCollections
 import SocketIOServer
 

@@ -1,8 +1,8 @@
+import DequeModule
+import DialogueHistory
 import EngineIO
 import EngineIOServer
 import Foundation
-import DequeModule
-import DialogueHistory
 import Hummingbird
 import Logging
 import OrderedCollections

@@ -178,6 +178,9 @@ struct SettingsReader {
             return .sqlite(path: path, synchronous: synchronous)
         }
         let location = try store.nonEmptyString
+        if !location.hasPrefix("sqlite:"), let setting = history["sqliteSynchronous"] {
+            throw setting.error("applies to an SQLite store only")
+        }
         if location == "memory" { return .memory }
         if location.hasPrefix("sqlite:") { return .sqlite(path: resolve(String(location.dropFirst("sqlite:".count))), synchronous: synchronous) }
         if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") { return .postgres(url: location, schema: schema) }

@@ -1,8 +1,8 @@
 import AsyncAlgorithms
 import Dialogue
+import DialogueHistory
 import DialogueHistoryPostgres
 import DialogueHistorySQLite
-import DialogueHistory
 import EngineIOServer
 import Foundation
 import HTTPTypes

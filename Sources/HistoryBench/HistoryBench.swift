@@ -1,7 +1,7 @@
 import DialogueEvents
+import DialogueHistory
 import DialogueHistoryPostgres
 import DialogueHistorySQLite
-import DialogueHistory
 import Foundation
 import Logging
 

@@ -144,6 +144,7 @@ struct ConfigurationFileTests {
         ("roomPatterns: { user: {} }", "roomPatterns.user", "needs a *"),
         ("history: { store: mysql://x }", "history.store", "sqlite:PATH, postgres://… or memory"),
         ("history: { sqliteSynchronous: fast }", "history.sqliteSynchronous", "must be full or normal"),
+        ("history: { store: memory, sqliteSynchronous: normal }", "history.sqliteSynchronous", "applies to an SQLite store only"),
         ("cluster: { postgres: postgres://x }", "cluster", "not available yet"),
         ("auth: { jwt: { secret: short } }", "auth.jwt.secret", "at least 32 bytes"),
         ("auth: { jwt: { algorithm: HS999, secret: x } }", "auth.jwt.algorithm", "unknown algorithm HS999"),

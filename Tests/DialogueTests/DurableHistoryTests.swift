@@ -1,13 +1,13 @@
 import Dialogue
 import DialogueClient
+import DialogueHistory
 import DialogueHistoryPostgres
 import DialogueHistorySQLite
-import DialogueHistory
 import Foundation
 import SQLiteNIO
 import SocketIO
-import TestSupport
 import Synchronization
+import TestSupport
 import Testing
 
 @Suite("Durable history through the server")

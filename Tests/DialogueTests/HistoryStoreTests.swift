@@ -1,7 +1,7 @@
 import Dialogue
+import DialogueHistory
 import DialogueHistoryPostgres
 import DialogueHistorySQLite
-import DialogueHistory
 import Foundation
 import SQLiteNIO
 import TestSupport
