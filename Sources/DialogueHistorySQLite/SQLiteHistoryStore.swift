@@ -13,8 +13,8 @@ import Synchronization
 /// in the write-ahead log on disk, so they survive a crash of the process and of the machine. With
 /// `.normal` an append returns once they are in the operating system's cache: they survive a crash of the
 /// process, not a power loss, and each append is about half a millisecond quicker (no `fsync`). Concurrent
-/// appends are committed together (group commit): one transaction, one sync, for every append waiting at
-/// that moment.
+/// appends are committed together (group commit): one statement (a transaction beyond 1 000 events) and
+/// one sync for every append waiting at that moment.
 ///
 /// ```swift
 /// let store = try await SQLiteHistoryStore(path: "dialogue-data/history.sqlite", logger: logger)
