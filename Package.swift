@@ -142,7 +142,7 @@ let package = Package(
         .target(
             name: "DialogueCluster",
             dependencies: [
-                "PostgresSupport",
+                "Dialogue", "DialogueEvents", "SocketIO", "PostgresSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -242,7 +242,7 @@ let package = Package(
         .target(
             name: "DialogueApp",
             dependencies: [
-                "Dialogue", "DialogueEvents", "DialogueHistory", "DialogueHistorySQLite", "DialogueHistoryPostgres", "EngineIOServer", "SocketIO",
+                "Dialogue", "DialogueEvents", "DialogueHistory", "DialogueHistorySQLite", "DialogueHistoryPostgres", "DialogueCluster", "EngineIOServer", "SocketIO",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -258,7 +258,7 @@ let package = Package(
         .executableTarget(
             name: "DialogueCLI",
             dependencies: [
-                "Dialogue", "DialogueApp",
+                "Dialogue", "DialogueApp", "DialogueCluster",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -317,7 +317,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "JWTKit", package: "jwt-kit"),
-                "Dialogue", "DialogueApp", "DialogueClient", "DialogueExamples", "DialogueHistory", "DialogueHistorySQLite", "DialogueHistoryPostgres", "SocketIOClient", "SocketIOServer",
+                "Dialogue", "DialogueApp", "DialogueClient", "DialogueExamples", "DialogueHistory", "DialogueHistorySQLite", "DialogueHistoryPostgres", "DialogueCluster", "SocketIOClient", "SocketIOServer",
                 "EngineIOServer", "TestSupport",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),

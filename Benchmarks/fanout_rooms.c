@@ -14,7 +14,9 @@
 // env: SERVER_PID (server's CPU seconds while publishing — or while connecting, for a storm — and its RSS,
 //      read from /proc), ROOM_PREFIX (r), EVENT (tick), SIZE (payload filler bytes, 64), INFLIGHT (handshakes
 //      in flight, 200), SRC_IPS (spread connections over 127.0.0.2.. 127.0.0.(1+SRC_IPS)), DRAIN (seconds to
-//      wait for deliveries after the last send, 10).
+//      wait for deliveries after the last send, 10), PORTS (several servers — the nodes of a cluster: receiver i
+//      connects to the (i mod k)-th of these comma-separated ports, the publisher to PORT; SERVER_PID may then
+//      list their pids, comma-separated, and their CPU and RSS are summed).
 // output: one line of key=value: delivered/expected, deliveries_per_s, latency p50/p90/p99/max (ms),
 //      gen_cpu_s, srv_cpu_s, srv_us_per_delivery, srv_rss_kb_idle_delta_per_conn, connect_s, conns_per_s;
 //      storm: conns_per_s, srv_us_per_conn, rss_kb_per_conn. Exit 0 when everything arrived.
@@ -48,6 +50,7 @@ static double RATE, DRAIN = 10;
 static int epfd, ready = 0; static long delivered = 0;
 static double *lat; static long nlat = 0, caplat = 0;
 static struct sockaddr_in server;
+static int ports[16], nports = 0, pids[16], npids = 0;
 static char scratch[1 << 18];
 
 static double wall_ms(void) { struct timespec t; clock_gettime(CLOCK_REALTIME, &t); return t.tv_sec * 1e3 + t.tv_nsec / 1e6; }
@@ -220,7 +223,8 @@ static client_t *open_client(int i, int publisher) {
     struct sockaddr_in s = { .sin_family = AF_INET }; s.sin_addr.s_addr = htonl(0x7f000002 + i % SRCIPS);
     setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one); bind(c->fd, (void *)&s, sizeof s);
   }
-  if (connect(c->fd, (void *)&server, sizeof server) < 0 && errno != EINPROGRESS) die(strerror(errno), c, 0, 0);
+  struct sockaddr_in to = server; if (nports && !publisher) to.sin_port = htons(ports[i % nports]);
+  if (connect(c->fd, (void *)&to, sizeof to) < 0 && errno != EINPROGRESS) die(strerror(errno), c, 0, 0);
   struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT, .data.ptr = c }; epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev);
   return c;
 }
@@ -238,6 +242,8 @@ static void pump(double timeout_s) {
     if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) { if (c->state == C_TCP) on_connected(c); else on_readable(c); }
   }
 }
+static double all_cpu(void) { double t = 0; for (int k = 0; k < npids; k++) t += proc_cpu(pids[k]); return t; }
+static long all_rss_kb(void) { long t = 0; for (int k = 0; k < npids; k++) t += proc_rss_kb(pids[k]); return t; }
 static int by_value(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return x < y ? -1 : x > y; }
 
 int main(int argc, char **argv) {
@@ -253,7 +259,8 @@ int main(int argc, char **argv) {
   if (getenv("INFLIGHT")) INFLIGHT = atoi(getenv("INFLIGHT"));
   if (getenv("SRC_IPS")) SRCIPS = atoi(getenv("SRC_IPS"));
   if (getenv("DRAIN")) DRAIN = atof(getenv("DRAIN"));
-  int pid = getenv("SERVER_PID") ? atoi(getenv("SERVER_PID")) : 0;
+  if (getenv("PORTS")) for (char *p = getenv("PORTS"); *p && nports < 16; p += strcspn(p, ",") + (p[strcspn(p, ",")] != 0)) ports[nports++] = atoi(p);
+  if (getenv("SERVER_PID")) for (char *p = getenv("SERVER_PID"); *p && npids < 16; p += strcspn(p, ",") + (p[strcspn(p, ",")] != 0)) pids[npids++] = atoi(p);
   struct rlimit rl; getrlimit(RLIMIT_NOFILE, &rl); rl.rlim_cur = rl.rlim_max; setrlimit(RLIMIT_NOFILE, &rl);
   if ((rlim_t)N + 64 > rl.rlim_cur) { fprintf(stderr, "fanout_rooms: N=%d needs more than the %lu file descriptors allowed (ulimit -n)\n", N, (unsigned long)rl.rlim_cur); return 2; }
   server.sin_family = AF_INET; server.sin_port = htons(PORT);
@@ -261,15 +268,15 @@ int main(int argc, char **argv) {
   epfd = epoll_create1(0);
   int *members = calloc(ROOMS, sizeof *members); for (int i = 0; i < N; i++) members[i % ROOMS]++;
 
-  long rss0 = proc_rss_kb(pid); double scpu0 = proc_cpu(pid), t0 = mono_s(); int opened = 0;
+  long rss0 = all_rss_kb(); double scpu0 = all_cpu(), t0 = mono_s(); int opened = 0;
   while (ready < N) {
     while (opened < N && opened - ready < INFLIGHT) open_client(opened++, 0);
     pump(0.05);
     if (mono_s() - t0 > 120) { fprintf(stderr, "fanout_rooms: connect phase timed out: %d/%d ready\n", ready, N); return 2; }
   }
-  double tconn = mono_s() - t0, scpu_conn = proc_cpu(pid) - scpu0;
+  double tconn = mono_s() - t0, scpu_conn = all_cpu() - scpu0;
   for (double e = mono_s() + 1; mono_s() < e;) pump(0.05);     // settle
-  long rss1 = proc_rss_kb(pid);
+  long rss1 = all_rss_kb();
   if (M == 0) {
     printf("mode=storm-%s N=%d rooms=%d inflight=%d connect_s=%.2f conns_per_s=%.0f srv_cpu_s=%.2f srv_us_per_conn=%.1f srv_rss_kb_before=%ld after=%ld rss_kb_per_conn=%.2f\n",
       MODE, N, ROOMS, INFLIGHT, tconn, N / tconn, scpu_conn, scpu_conn * 1e6 / N, rss0, rss1, (rss1 - rss0) / (double)N);
@@ -280,7 +287,7 @@ int main(int argc, char **argv) {
   for (double e = mono_s() + 60; ready < 1; pump(0.05)) if (mono_s() > e) { fprintf(stderr, "fanout_rooms: publisher setup timed out\n"); return 2; }
   char *filler = malloc(SIZE + 1); memset(filler, 'x', SIZE); filler[SIZE] = 0;
   char *msg = malloc(SIZE + 512); long expected = 0;
-  double cpu0 = own_cpu(), s0 = proc_cpu(pid), start = mono_s(), next = start; int sent = 0;
+  double cpu0 = own_cpu(), s0 = all_cpu(), start = mono_s(), next = start; int sent = 0;
   while (sent < M) {
     double t = mono_s();
     if (t < next) { pump(next - t); continue; }
@@ -291,7 +298,7 @@ int main(int argc, char **argv) {
   }
   double last = mono_s();
   while (delivered < expected && mono_s() - last < DRAIN) pump(0.05);
-  double end = mono_s(), cpu1 = own_cpu(), s1 = proc_cpu(pid), secs = end - start;
+  double end = mono_s(), cpu1 = own_cpu(), s1 = all_cpu(), secs = end - start;
   qsort(lat, nlat, sizeof *lat, by_value);
   #define PCT(q) (nlat ? lat[(long)((q) * (nlat - 1))] : -1)
   printf("mode=rooms-%s N=%d rooms=%d M=%d rate=%.0f size=%d connect_s=%.2f conns_per_s=%.0f delivered=%ld/%ld secs=%.2f deliveries_per_s=%.0f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f gen_cpu_s=%.2f srv_cpu_s=%.2f srv_us_per_delivery=%.2f srv_rss_kb_idle_delta_per_conn=%.2f\n",

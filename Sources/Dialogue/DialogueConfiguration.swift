@@ -42,6 +42,10 @@ public struct DialogueConfiguration: Sendable {
     /// history in memory only (bounded by each event's limit, evictions go to `events.onCleanup`). The server
     /// opens it when it starts and closes it when it stops. Defaults to `nil`.
     public var historyStore: (any HistoryStore)?
+    /// The other nodes of a cluster (`DialogueCluster`'s `PostgresClusterLink`): events triggered on any
+    /// node reach the subscribers of every node. Needs a ``SharedHistoryStore`` as ``historyStore``: the
+    /// server refuses to start without one. Defaults to `nil`: one node.
+    public var cluster: (any ClusterLink)? = nil
     /// The most rooms one connection may join by asking (`dialogue:join`); joins made by the server are not
     /// counted against it. Bounds what a client can make the server hold through room templates. Defaults to 100.
     public var maxRoomsPerClient: Int

@@ -139,12 +139,18 @@ extension DialogueServer {
             message.roomId = roomId
         }
         var log: RoomLogs.Stamp?
+        var sharedLimit: Int?
         if let history = definition?.history, history.enabled {
-            log = roomLogs.stamp(&message, limit: history.limit)
+            // In a cluster the shared store numbers kept events; on one node this log does.
+            if sharedStore != nil {
+                sharedLimit = history.limit
+            } else {
+                log = roomLogs.stamp(&message, limit: history.limit)
+            }
         }
         // A name the room does not define (allowed by `*`) is counted as `*`: clients choose those names.
         let metricsEvent = events.contains { $0.name == message.event } ? message.event : "*"
-        return AdmittedTrigger(server: self, message: message, log: log, metricsEvent: metricsEvent, started: started)
+        return AdmittedTrigger(server: self, message: message, log: log, sharedLimit: sharedLimit, metricsEvent: metricsEvent, started: started)
     }
 
     /// A trigger past its checks, with its offset if it is kept; ``finish()`` completes it, once.
@@ -152,6 +158,8 @@ extension DialogueServer {
         let server: DialogueServer
         let message: AnyEventMessage
         let log: RoomLogs.Stamp?
+        /// The history limit of a kept event the cluster's shared store is to number (no offset yet).
+        let sharedLimit: Int?
         let metricsEvent: String
         let started: ContinuousClock.Instant
 
@@ -169,14 +177,17 @@ extension DialogueServer {
     }
 
     private func deliver(_ trigger: AdmittedTrigger) async -> (message: AnyEventMessage, persisted: Bool) {
-        let message = trigger.message
+        var message = trigger.message
         let roomId = message.roomId
         let recipients: Int
         var persisted = true
         if let log = trigger.log {
             (recipients, persisted) = await deliverLogged(message, log)
+        } else if let limit = trigger.sharedLimit, let store = sharedStore {
+            (message, recipients, persisted) = await deliverShared(message, limit: limit, store: store)
         } else {
             recipients = await broadcast(message)
+            await sendToCluster(ClusterEvent(message: message, epoch: nil))
         }
         metrics.delivered(room: metricsLabel(roomId: roomId), event: trigger.metricsEvent, recipients: recipients, after: .now - trigger.started)
         let hooks = configuration.hooks.events

@@ -123,8 +123,10 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
             if let store = configuration.historyStore { group.addTask { try await store.run() } }
+            try await startCluster(in: &group)
             try await openStore()
             ready.fire()
+            group.addTask { await self.receiveFromCluster() }
             group.addTask { await self.runRetention() }
             if let store = configuration.historyStore { group.addTask { await self.runStoreRetry(store) } }
             for room in rooms() { await runHook("rooms.onCreated") { try await configuration.hooks.rooms.onCreated?(room) } }

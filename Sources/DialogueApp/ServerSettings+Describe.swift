@@ -48,8 +48,14 @@ extension ServerSettings {
             room["removeWhenEmpty"] = .bool(template.removeWhenEmpty)
             patterns[SocketKey(template.pattern)] = .object(room)
         }
+        let clusterText: SocketValue = cluster.map {
+            [
+                "node": .string($0.nodeName), "heartbeatInterval": .string(Self.text($0.heartbeatInterval)),
+                "nodeTimeout": .string(Self.text($0.nodeTimeout)),
+            ]
+        } ?? "off: one node"
         return [
-            "server": .object(server), "history": .object(history), "limits": limits, "auth": .object(auth),
+            "server": .object(server), "history": .object(history), "cluster": clusterText, "limits": limits, "auth": .object(auth),
             "admin": adminToken == nil ? "off" : ["token": "(set)"], "metrics": .bool(metrics),
             "rooms": .object(rooms), "roomPatterns": .object(patterns),
         ]

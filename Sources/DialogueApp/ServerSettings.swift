@@ -1,4 +1,5 @@
 import Dialogue
+import DialogueCluster
 import DialogueHistorySQLite
 import EngineIOServer
 import Foundation
@@ -34,6 +35,9 @@ public struct ServerSettings: Sendable {
     public var adminToken: String?
     /// Whether `GET /metrics` serves Prometheus text. Defaults to `true`.
     public var metrics: Bool
+    /// This server as one node of a cluster (the `cluster` section, or `--cluster`); needs a PostgreSQL
+    /// store. `nil` (the default) runs one node.
+    public var cluster: ClusterConfiguration?
     /// The settings with defaults filled in and secrets hidden, in the file's shape: what `dialogue
     /// check-config` prints. Computed, so it follows changes made after reading (`--port`, …).
     public var effectiveConfiguration: SocketValue { describe() }
@@ -67,12 +71,31 @@ public struct ServerSettings: Sendable {
         self = try reader.read(root, defaultStore: Self.defaultStore(dataDirectory: dataDirectory))
     }
 
-    init(dialogue: DialogueConfiguration, store: HistoryStoreLocation, jwtKeys: [JWTVerifier.Key], adminToken: String?, metrics: Bool) {
+    init(
+        dialogue: DialogueConfiguration, store: HistoryStoreLocation, jwtKeys: [JWTVerifier.Key], adminToken: String?, metrics: Bool,
+        cluster: ClusterConfiguration? = nil
+    ) {
         self.dialogue = dialogue
         self.store = store
         self.jwtKeys = jwtKeys
         self.adminToken = adminToken
         self.metrics = metrics
+        self.cluster = cluster
+    }
+
+    /// Checks what only the combination of settings can break: a cluster needs a PostgreSQL store (its
+    /// nodes share it) and valid cluster values. The reader runs it; run it again after changing settings
+    /// (`dialogue serve` does, after its options).
+    public func validate() throws(ConfigurationError) {
+        guard let cluster else { return }
+        guard case .postgres = store else {
+            throw ConfigurationError(path: "cluster", reason: "a cluster needs the PostgreSQL history store its nodes share (history.store: postgres://…, or --postgres)")
+        }
+        do {
+            try cluster.validate()
+        } catch {
+            throw ConfigurationError(path: "cluster", reason: error.message)
+        }
     }
 }
 
@@ -102,9 +125,7 @@ struct SettingsReader {
         let top = try root.object(allowing: ["server", "history", "cluster", "limits", "auth", "admin", "metrics", "events", "rooms", "roomPatterns"])
         var dialogue = DialogueConfiguration()
         if let server = top["server"] { try readServer(server, into: &dialogue) }
-        if let cluster = top["cluster"] {
-            throw cluster.error("multi-node fan-out through PostgreSQL is not available yet; remove this section and run one node")
-        }
+        let cluster = try top["cluster"].map { value throws(ConfigurationError) in try readCluster(value) }
         let store = try top["history"].map { value throws(ConfigurationError) in try readHistory(value, into: &dialogue, defaultStore: defaultStore) } ?? defaultStore
         if let limits = top["limits"] { try readLimits(limits, into: &dialogue) }
         var jwtKeys: [JWTVerifier.Key] = []
@@ -134,7 +155,18 @@ struct SettingsReader {
                 dialogue.roomTemplates.append(RoomTemplate(pattern, removeWhenEmpty: removeWhenEmpty, room: configuration))
             }
         }
-        return ServerSettings(dialogue: dialogue, store: store, jwtKeys: jwtKeys, adminToken: adminToken, metrics: metrics)
+        let settings = ServerSettings(dialogue: dialogue, store: store, jwtKeys: jwtKeys, adminToken: adminToken, metrics: metrics, cluster: cluster)
+        try settings.validate()
+        return settings
+    }
+
+    private func readCluster(_ value: ConfigValue) throws(ConfigurationError) -> ClusterConfiguration {
+        let section = try value.object(allowing: ["node", "heartbeatInterval", "nodeTimeout"])
+        var cluster = ClusterConfiguration()
+        if let node = section["node"] { cluster.nodeName = try node.nonEmptyString }
+        if let interval = section["heartbeatInterval"] { cluster.heartbeatInterval = try interval.duration }
+        if let timeout = section["nodeTimeout"] { cluster.nodeTimeout = try timeout.duration }
+        return cluster
     }
 
     private func readServer(_ value: ConfigValue, into dialogue: inout DialogueConfiguration) throws(ConfigurationError) {

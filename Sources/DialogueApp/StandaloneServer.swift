@@ -1,5 +1,6 @@
 import AsyncAlgorithms
 import Dialogue
+import DialogueCluster
 import DialogueHistory
 import DialogueHistoryPostgres
 import DialogueHistorySQLite
@@ -56,6 +57,9 @@ public struct StandaloneServer: Sendable {
         }
         // Last: the store holds files or connections from here on.
         configuration.historyStore = try await Self.openStore(settings.store, logger: logger)
+        if let cluster = settings.cluster, case .postgres(let url, let schema) = settings.store {
+            configuration.cluster = try PostgresClusterLink(url: url, schema: schema, configuration: cluster, logger: logger)
+        }
         let dialogue = DialogueServer(configuration: configuration, logger: logger)
         let admin = settings.adminToken.map { AdminDashboard(token: $0, server: dialogue, activity: activity, page: adminPage) }
         let host = configuration.host

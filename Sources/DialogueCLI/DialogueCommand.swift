@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dialogue
 import DialogueApp
+import DialogueCluster
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -30,6 +31,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log format: text, or json (one object per line on standard error).") var logFormat = "text"
     @Option(help: "Keep history in PostgreSQL: postgres://user[:password]@host[:port]/database.") var postgres: String?
     @Option(help: "The PostgreSQL schema of the history tables.") var postgresSchema = "dialogue"
+    @Flag(help: "Run as one node of a cluster that shares the PostgreSQL store (--postgres or the file's); see Docs/Cluster.md.") var cluster = false
+    @Option(help: "This node's name in the cluster (default: the file's, else the host's name and a random suffix).") var nodeName: String?
     @Option(help: "Verify client tokens with this HMAC secret (also $JWT_SECRET); see --jwt-algorithm.") var jwtSecret: String?
     @Option(help: "Verify client tokens with the public key in this PEM file; see --jwt-algorithm.") var jwtPublicKey: String?
     @Option(help: "Verify client tokens with the keys of this JWKS file.") var jwks: String?
@@ -50,6 +53,16 @@ struct Serve: AsyncParsableCommand {
         if let host { settings.dialogue.host = host }
         if let port { settings.dialogue.port = port }
         if let postgres { settings.store = .postgres(url: postgres, schema: postgresSchema) }
+        if cluster, settings.cluster == nil { settings.cluster = ClusterConfiguration() }
+        if let nodeName {
+            guard settings.cluster != nil else { throw ValidationError("--node-name needs --cluster (or a cluster section)") }
+            settings.cluster?.nodeName = nodeName
+        }
+        do {
+            try settings.validate()
+        } catch {
+            throw ValidationError("\(config ?? "demo configuration"): \(error)")
+        }
         let environmentKeys = environment["DIALOGUE_API_KEYS"]?.split(separator: ",").map(String.init) ?? []
         settings.dialogue.httpAPI.apiKeys.formUnion((apiKeys + environmentKeys).filter { !$0.isEmpty })
         settings.jwtKeys += try jwtKeys(environment: environment)

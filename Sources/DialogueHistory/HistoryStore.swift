@@ -67,3 +67,13 @@ public protocol HistoryStore: Sendable {
 extension HistoryStore {
     public func run() async throws {}
 }
+
+/// A history store that several server processes share (the nodes of a cluster): the store, not the
+/// process, gives each event its room's next offset, in the transaction that stores it. Events appended by
+/// different processes get distinct, gap-free offsets, and a room's events commit in offset order, so an
+/// event with offset `n` being visible means every lower offset of its epoch is too.
+public protocol SharedHistoryStore: HistoryStore {
+    /// Stores `messages`, in order, each with its room's next offset; a room the store has no log for
+    /// starts one at epoch `newEpoch`. Returns them as stored, in the same order, once durable.
+    func appendAssigningOffsets(_ messages: [AnyEventMessage], newEpoch: Int64) async throws -> [StoredEvent]
+}

@@ -15,7 +15,7 @@ import SocketIO
 /// let store = try PostgresHistoryStore(url: "postgres://dialogue:secret@db.internal:5432/dialogue", logger: logger)
 /// var configuration = DialogueConfiguration(historyStore: store)
 /// ```
-public final class PostgresHistoryStore: HistoryStore {
+public final class PostgresHistoryStore: SharedHistoryStore {
     let client: PostgresClient
     let schema: String
     let logger: Logger
@@ -94,6 +94,52 @@ public final class PostgresHistoryStore: HistoryStore {
                 + rows.joined(separator: ","),
             binds: binds
         )
+    }
+
+    /// One statement: the rooms' positions move by the number of events each receives (their rows locked
+    /// in room order, so concurrent appends of several rooms cannot deadlock), and the events are numbered
+    /// from the old positions and inserted. The room's row lock makes a room's appends take turns, commit
+    /// included, so offsets commit in order.
+    public func appendAssigningOffsets(_ messages: [AnyEventMessage], newEpoch: Int64) async throws -> [StoredEvent] {
+        guard !messages.isEmpty else { return [] }
+        var binds = PostgresBindings()
+        binds.append(messages.map(\.roomId))
+        binds.append(messages.map(\.event))
+        binds.append(messages.map(\.data.jsonText))
+        binds.append(messages.map(\.from))
+        binds.append(messages.map(\.timestamp))
+        // Arrays of optionals do not bind: an absent meta travels as "" (never valid JSON).
+        binds.append(messages.map { $0.meta?.jsonText ?? "" })
+        binds.append(newEpoch)
+        let rows = try await client.query(PostgresQuery(unsafeSQL: """
+            WITH input AS (
+                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[])
+                    WITH ORDINALITY AS t(room_id, event, data, sender, timestamp, meta, ord)
+            ), counts AS (
+                SELECT room_id, count(*) AS n FROM input GROUP BY room_id
+            ), positions AS (
+                INSERT INTO \(schema).dialogue_rooms AS r (room_id, epoch, last_offset)
+                SELECT room_id, $7, n FROM counts ORDER BY room_id
+                ON CONFLICT (room_id) DO UPDATE SET last_offset = r.last_offset + excluded.last_offset
+                RETURNING r.room_id, r.epoch, r.last_offset
+            ), numbered AS (
+                SELECT i.ord, i.room_id, p.epoch, i.event, i.data, i.sender, i.timestamp, NULLIF(i.meta, '') AS meta,
+                    p.last_offset - c.n + row_number() OVER (PARTITION BY i.room_id ORDER BY i.ord) AS room_offset
+                FROM input i JOIN counts c USING (room_id) JOIN positions p USING (room_id)
+            ), stored AS (
+                INSERT INTO \(schema).dialogue_events (\(Self.columns))
+                SELECT room_id, room_offset, epoch, event, data, sender, timestamp, meta FROM numbered
+            )
+            SELECT room_offset, epoch FROM numbered ORDER BY ord
+            """, binds: binds), logger: logger)
+        var stored: [StoredEvent] = []
+        stored.reserveCapacity(messages.count)
+        for try await (offset, epoch) in rows.decode((Int64, Int64).self) {
+            var message = messages[stored.count]
+            message.offset = offset
+            stored.append(StoredEvent(offset: offset, epoch: epoch, message: message))
+        }
+        return stored
     }
 
     private static let columns = "room_id, room_offset, epoch, event, data, sender, timestamp, meta"

@@ -1,5 +1,6 @@
 import Dialogue
 import DialogueApp
+import DialogueCluster
 import DialogueEvents
 import EngineIOServer
 import Foundation
@@ -127,6 +128,17 @@ struct ConfigurationFileTests {
         #expect(normal.effectiveConfiguration["history"]?["sqliteSynchronous"] == "normal")
     }
 
+    @Test func aClusterSectionMakesANodeOfTheSharedPostgreSQLStore() throws {
+        let text = "history: { store: 'postgres://u@h/d' }\ncluster: { node: eu-1, heartbeatInterval: 1s, nodeTimeout: 3s }"
+        let settings = try ServerSettings(text: text, environment: [:])
+        #expect(settings.cluster == ClusterConfiguration(nodeName: "eu-1", heartbeatInterval: .seconds(1), nodeTimeout: .seconds(3)))
+        #expect(settings.effectiveConfiguration["cluster"]?["node"] == "eu-1")
+        let defaults = try ServerSettings(text: "history: { store: 'postgres://u@h/d' }\ncluster: {}", environment: [:])
+        #expect(defaults.cluster?.heartbeatInterval == .seconds(2) && defaults.cluster?.nodeTimeout == .seconds(10))
+        #expect(defaults.cluster?.nodeName.isEmpty == false, "a unique name by default")
+        #expect(try ServerSettings(text: "server: { port: 1 }", environment: [:]).effectiveConfiguration["cluster"] == "off: one node")
+    }
+
     @Test(arguments: [
         ("serverr: {}", "serverr", "is not a known setting"),
         ("server: { port: 70000 }", "server.port", "must be between 0 and 65535"),
@@ -145,7 +157,9 @@ struct ConfigurationFileTests {
         ("history: { store: mysql://x }", "history.store", "sqlite:PATH, postgres://… or memory"),
         ("history: { sqliteSynchronous: fast }", "history.sqliteSynchronous", "must be full or normal"),
         ("history: { store: memory, sqliteSynchronous: normal }", "history.sqliteSynchronous", "applies to an SQLite store only"),
-        ("cluster: { postgres: postgres://x }", "cluster", "not available yet"),
+        ("cluster: { node: a }", "cluster", "needs the PostgreSQL history store"),
+        ("cluster: { postgres: postgres://x }", "cluster.postgres", "is not a known setting"),
+        ("history: { store: 'postgres://u@h/d' }\ncluster: { heartbeatInterval: 5s, nodeTimeout: 6s }", "cluster", "at least twice the heartbeat interval"),
         ("auth: { jwt: { secret: short } }", "auth.jwt.secret", "at least 32 bytes"),
         ("auth: { jwt: { algorithm: HS999, secret: x } }", "auth.jwt.algorithm", "unknown algorithm HS999"),
         ("auth: { jwt: { algorithm: RS256, publicKey: missing.pem } }", "auth.jwt.publicKey", "cannot read"),

@@ -56,6 +56,27 @@ final class RoomLogs: Sendable {
         return stamp
     }
 
+    /// Claims the delivery of an event numbered elsewhere (a cluster's shared store): `nil` when its offset
+    /// was claimed already (delivered, or being delivered), else the lower offsets nobody claimed yet — now
+    /// the caller's, to deliver or give up (``finishTurn(_:_:)``) before its own. An event of a newer epoch
+    /// starts the room's log again (its history was reset on another node); one of an older epoch is
+    /// dropped.
+    func claim(_ roomId: String, offset: Int64, epoch: Int64) -> Range<Int64>? {
+        if let known = state.withLock({ $0.logs[roomId]?.epoch }), known < epoch {
+            _ = reset(roomId, epoch: epoch)
+            _ = forget(roomId)
+        }
+        return state.withLock { state -> Range<Int64>? in
+            var log = state.logs[roomId] ?? RoomLog(epoch: epoch, lastOffset: 0)
+            guard log.epoch == epoch, offset > log.lastOffset else { return nil }
+            if state.turns[roomId] == nil { state.turns[roomId] = RoomTurns(delivered: log.lastOffset) }
+            let missing = (log.lastOffset + 1)..<offset
+            log.lastOffset = offset
+            state.logs[roomId] = log
+            return missing
+        }
+    }
+
     /// Where a joining client starts: the newest offset delivered, and the epoch. Call while holding the
     /// room's gate, so that no delivery moves it meanwhile.
     func joinPosition(_ roomId: String) -> (delivered: Int64, epoch: Int64?) {
@@ -168,6 +189,12 @@ final class RoomLogs: Sendable {
         state.withLock { state in
             for (message, limit) in loaded { _ = state.memory.append(message, limit: limit) }
         }
+    }
+
+    /// Puts an event in memory as it is delivered (in offset order), keeping at most `limit` of its name;
+    /// returns what that evicted.
+    func remember(_ message: AnyEventMessage, limit: Int) -> [HistoryManager.Eviction] {
+        state.withLock { $0.memory.append(message, limit: limit) }
     }
 
     /// Events `[start, end)` of one name in memory, newest first, and how many of that name memory holds.

@@ -1,0 +1,151 @@
+import DialogueHistory
+
+/// Several nodes as one server: what a node sends its cluster and what it does with what the others send
+/// (see `Docs/ClusterDesign.md`). Kept events are numbered by the shared store, delivered here in offset
+/// order, then sent; the other nodes deliver them in the same order, filling from the store any offset they
+/// have not seen yet. Events without history are delivered here, then sent.
+extension DialogueServer {
+    /// The shared store, when the server is one node of a cluster.
+    var sharedStore: (any SharedHistoryStore)? {
+        configuration.cluster == nil ? nil : configuration.historyStore as? any SharedHistoryStore
+    }
+
+    /// Checks the configuration (a cluster needs a shared store), waits until events the other nodes send
+    /// from now on will arrive, then — after the store is open — delivers them until the link ends.
+    func startCluster(in group: inout ThrowingTaskGroup<Void, any Error>) async throws {
+        guard let link = configuration.cluster else { return }
+        guard sharedStore != nil else {
+            throw DialogueError(.invalidRequest, "a cluster needs a history store the nodes share (PostgreSQL); this one is not")
+        }
+        group.addTask {
+            do {
+                try await link.run()
+            } catch where !Task.isCancelled {
+                self.logger.critical("the cluster link stopped: this node no longer hears the others", metadata: ["dialogue.error": "\(error)"])
+            }
+        }
+        // Before the store is opened: whatever commits after the positions are read arrives through the
+        // link, and what arrives twice is recognized by its offset.
+        try await link.waitUntilReady()
+    }
+
+    /// Delivers what the other nodes send, in the order they sent it, until the link ends.
+    func receiveFromCluster() async {
+        guard let link = configuration.cluster else { return }
+        for await event in link.received {
+            let message = event.message
+            if let epoch = event.epoch, let offset = message.offset, let store = sharedStore {
+                let limit = historyLimit(roomId: message.roomId, eventName: message.event)
+                // The node that triggered it hands its evictions to `events.onCleanup`; memory here just forgets.
+                let stored = StoredEvent(offset: offset, epoch: epoch, message: message)
+                if await deliverInOrder(stored, limit: limit, from: store) != nil { publish(message, to: streams.subscribers(of: message.roomId)) }
+            } else {
+                _ = await broadcast(message)
+                publish(message, to: streams.subscribers(of: message.roomId))
+            }
+        }
+    }
+
+    /// A kept event triggered on this node of a cluster: numbered and stored by the shared store, delivered
+    /// here in offset order, then sent to the other nodes. If the store fails, the event is delivered
+    /// without an offset (it is not kept) and `persisted` is `false`. Returns the message as delivered.
+    func deliverShared(
+        _ message: AnyEventMessage, limit: Int, store: any SharedHistoryStore
+    ) async -> (message: AnyEventMessage, recipients: Int, persisted: Bool) {
+        let started = ContinuousClock.now
+        let stored: StoredEvent
+        do {
+            guard let first = try await store.appendAssigningOffsets([message], newEpoch: Self.newEpoch()).first else {
+                throw DialogueError(.invalidRequest, "the store returned no offset")
+            }
+            metrics.storeAppend(after: .now - started, failed: false)
+            stored = first
+        } catch {
+            metrics.storeAppend(after: .now - started, failed: true)
+            logger.error(
+                "shared history store failed: the event is delivered without an offset and not kept",
+                metadata: ["dialogue.room": .string(message.roomId), "dialogue.error": "\(error)"]
+            )
+            let recipients = await broadcast(message)
+            await sendToCluster(ClusterEvent(message: message, epoch: nil))
+            return (message, recipients, false)
+        }
+        // Claimed by nobody else: the offset is new.
+        let (recipients, evictions) = await deliverInOrder(stored, limit: limit, from: store) ?? (0, [])
+        await cleanup(evictions)
+        await sendToCluster(ClusterEvent(message: stored.messageWithOffset, epoch: stored.epoch))
+        return (stored.messageWithOffset, recipients, true)
+    }
+
+    /// Sends an event this node delivered to the others; a failure is logged (the kept events it carried
+    /// reach the other nodes with the next event of their room, or by recovery).
+    func sendToCluster(_ event: ClusterEvent) async {
+        guard let link = configuration.cluster else { return }
+        do {
+            try await link.send(event)
+        } catch {
+            logger.error(
+                "sending an event to the cluster failed; the other nodes miss it",
+                metadata: ["dialogue.room": .string(event.message.roomId), "dialogue.error": "\(error)"]
+            )
+        }
+    }
+
+    /// Delivers a numbered event after every lower offset of its room, once (an offset already claimed is
+    /// skipped). Lower offsets this node has not seen are read from the store first: a visible offset means
+    /// every lower one is committed. Returns the recipients here and what memory evicted; `nil` if the
+    /// offset was claimed already.
+    private func deliverInOrder(
+        _ event: StoredEvent, limit: Int?, from store: any SharedHistoryStore
+    ) async -> (recipients: Int, evictions: [HistoryManager.Eviction])? {
+        let roomId = event.message.roomId
+        guard let missing = roomLogs.claim(roomId, offset: event.offset, epoch: event.epoch) else { return nil }
+        if !missing.isEmpty { await fill(roomId, missing, epoch: event.epoch, from: store) }
+        return await deliverTurn(event, limit: limit)
+    }
+
+    /// Delivers the claimed offsets `missing` from the store, in order; those it cannot read are given up.
+    private func fill(_ roomId: String, _ missing: Range<Int64>, epoch: Int64, from store: any SharedHistoryStore) async {
+        var found: [Int64: StoredEvent] = [:]
+        do {
+            for event in try await store.events(roomId: roomId, after: missing.lowerBound - 1, limit: missing.count)
+            where event.epoch == epoch && missing.contains(event.offset) {
+                found[event.offset] = event
+            }
+        } catch {
+            logger.error("history store read failed; events other nodes delivered are skipped here", metadata: [
+                "dialogue.room": .string(roomId), "dialogue.offsets": "\(missing.lowerBound)...\(missing.upperBound - 1)", "dialogue.error": "\(error)",
+            ])
+        }
+        for offset in missing {
+            if let event = found[offset] {
+                let limit = historyLimit(roomId: roomId, eventName: event.message.event)
+                _ = await deliverTurn(event, limit: limit)
+                publish(event.messageWithOffset, to: streams.subscribers(of: roomId))
+            } else {
+                await roomLogs.waitForTurn(roomId, offset)
+                roomLogs.finishTurn(roomId, offset)
+            }
+        }
+    }
+
+    /// Waits for the event's turn, puts it in memory, delivers it to this node's subscribers.
+    private func deliverTurn(_ event: StoredEvent, limit: Int?) async -> (recipients: Int, evictions: [HistoryManager.Eviction]) {
+        let roomId = event.message.roomId
+        let message = event.messageWithOffset
+        await roomLogs.waitForTurn(roomId, event.offset)
+        let evictions = limit.map { roomLogs.remember(message, limit: $0) } ?? []
+        let recipients = await broadcast(message)
+        roomLogs.finishTurn(roomId, event.offset)
+        return (recipients, evictions)
+    }
+
+    /// The history limit of an event in a room this node knows (configured, or made here); `nil` otherwise.
+    private func historyLimit(roomId: String, eventName: String) -> Int? {
+        let definitions = state.withLock { $0.rooms[roomId]?.configuration.events }
+        guard let history = definitions?.first(where: { $0.name == eventName })?.history ?? definitions?.definition(named: eventName)?.history,
+            history.enabled
+        else { return nil }
+        return history.limit
+    }
+}
