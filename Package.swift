@@ -144,6 +144,7 @@ let package = Package(
             dependencies: [
                 "Dialogue", "DialogueEvents", "SocketIO", "PostgresSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

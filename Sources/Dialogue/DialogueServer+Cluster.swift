@@ -1,4 +1,5 @@
 import DialogueHistory
+import Logging
 
 /// Several nodes as one server: what a node sends its cluster and what it does with what the others send
 /// (see `Docs/ClusterDesign.md`). Kept events are numbered by the shared store, delivered here in offset
@@ -46,47 +47,48 @@ extension DialogueServer {
         }
     }
 
-    /// A kept event triggered on this node of a cluster: numbered and stored by the shared store, delivered
-    /// here in offset order, then sent to the other nodes. If the store fails, the event is delivered
-    /// without an offset (it is not kept) and `persisted` is `false`. Returns the message as delivered.
+    /// A kept event triggered on this node of a cluster: numbered and stored by the shared store (with
+    /// whatever else waits), delivered here in offset order; ``SharedAppends`` sends it to the other nodes.
+    /// If the store fails, the event is delivered without an offset (it is not kept) and `persisted` is
+    /// `false`. Returns the message as delivered.
     func deliverShared(
-        _ message: AnyEventMessage, limit: Int, store: any SharedHistoryStore
+        _ message: AnyEventMessage, _ shared: AdmittedTrigger.Shared, from appends: SharedAppends, store: any SharedHistoryStore
     ) async -> (message: AnyEventMessage, recipients: Int, persisted: Bool) {
         let started = ContinuousClock.now
-        let stored: StoredEvent
-        do {
-            guard let first = try await store.appendAssigningOffsets([message], newEpoch: Self.newEpoch()).first else {
-                throw DialogueError(.invalidRequest, "the store returned no offset")
-            }
+        switch await appends.numbered(shared.ticket) {
+        case .success(let stored):
             metrics.storeAppend(after: .now - started, failed: false)
-            stored = first
-        } catch {
+            // Claimed by nobody else: the offset is new.
+            let (recipients, evictions) = await deliverInOrder(stored, limit: shared.limit, from: store) ?? (0, [])
+            await cleanup(evictions)
+            return (stored.messageWithOffset, recipients, true)
+        case .failure(let error):
             metrics.storeAppend(after: .now - started, failed: true)
             logger.error(
                 "shared history store failed: the event is delivered without an offset and not kept",
                 metadata: ["dialogue.room": .string(message.roomId), "dialogue.error": "\(error)"]
             )
             let recipients = await broadcast(message)
-            await sendToCluster(ClusterEvent(message: message, epoch: nil))
+            await sendToCluster([ClusterEvent(message: message, epoch: nil)])
             return (message, recipients, false)
         }
-        // Claimed by nobody else: the offset is new.
-        let (recipients, evictions) = await deliverInOrder(stored, limit: limit, from: store) ?? (0, [])
-        await cleanup(evictions)
-        await sendToCluster(ClusterEvent(message: stored.messageWithOffset, epoch: stored.epoch))
-        return (stored.messageWithOffset, recipients, true)
     }
 
-    /// Sends an event this node delivered to the others; a failure is logged (the kept events it carried
-    /// reach the other nodes with the next event of their room, or by recovery).
-    func sendToCluster(_ event: ClusterEvent) async {
+    /// Sends events this node delivered to the others.
+    func sendToCluster(_ events: [ClusterEvent]) async {
         guard let link = configuration.cluster else { return }
+        await Self.send(events, through: link, logger: logger)
+    }
+
+    /// Sends events to the other nodes; a failure is logged (kept events reach the other nodes with the
+    /// next event of their room, or by recovery; the others are lost to them).
+    static func send(_ events: [ClusterEvent], through link: any ClusterLink, logger: Logger) async {
         do {
-            try await link.send(event)
+            try await link.send(events)
         } catch {
             logger.error(
-                "sending an event to the cluster failed; the other nodes miss it",
-                metadata: ["dialogue.room": .string(event.message.roomId), "dialogue.error": "\(error)"]
+                "sending events to the cluster failed; the other nodes miss them",
+                metadata: ["dialogue.rooms": "\(Set(events.map(\.message.roomId)).sorted())", "dialogue.error": "\(error)"]
             )
         }
     }

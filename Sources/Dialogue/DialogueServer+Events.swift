@@ -139,18 +139,18 @@ extension DialogueServer {
             message.roomId = roomId
         }
         var log: RoomLogs.Stamp?
-        var sharedLimit: Int?
+        var shared: AdmittedTrigger.Shared?
         if let history = definition?.history, history.enabled {
             // In a cluster the shared store numbers kept events; on one node this log does.
-            if sharedStore != nil {
-                sharedLimit = history.limit
+            if let sharedAppends {
+                shared = AdmittedTrigger.Shared(ticket: sharedAppends.enqueue(message), limit: history.limit)
             } else {
                 log = roomLogs.stamp(&message, limit: history.limit)
             }
         }
         // A name the room does not define (allowed by `*`) is counted as `*`: clients choose those names.
         let metricsEvent = events.contains { $0.name == message.event } ? message.event : "*"
-        return AdmittedTrigger(server: self, message: message, log: log, sharedLimit: sharedLimit, metricsEvent: metricsEvent, started: started)
+        return AdmittedTrigger(server: self, message: message, log: log, shared: shared, metricsEvent: metricsEvent, started: started)
     }
 
     /// A trigger past its checks, with its offset if it is kept; ``finish()`` completes it, once.
@@ -158,15 +158,20 @@ extension DialogueServer {
         let server: DialogueServer
         let message: AnyEventMessage
         let log: RoomLogs.Stamp?
-        /// The history limit of a kept event the cluster's shared store is to number (no offset yet).
-        let sharedLimit: Int?
+        /// A kept event the cluster's shared store numbers (no offset yet): its place in the queue, its limit.
+        let shared: Shared?
         let metricsEvent: String
         let started: ContinuousClock.Instant
 
         /// Whether finishing waits for the history store's commit: only then may it run beside the sender's
         /// next events (a kept event is delivered in offset order whatever finishes first; any other event
         /// must finish before the next is admitted, or one client's events could be delivered out of order).
-        var waitsForCommit: Bool { log != nil && server.configuration.historyStore != nil }
+        var waitsForCommit: Bool { (log != nil && server.configuration.historyStore != nil) || shared != nil }
+
+        struct Shared: Sendable {
+            let ticket: Int
+            let limit: Int
+        }
 
         /// Stores (a kept event), delivers, and runs `events.onTriggered`, the ``on(_:_:_:)`` handlers and
         /// `events.afterEach`. Returns the message as delivered and whether it is durable.
@@ -183,11 +188,11 @@ extension DialogueServer {
         var persisted = true
         if let log = trigger.log {
             (recipients, persisted) = await deliverLogged(message, log)
-        } else if let limit = trigger.sharedLimit, let store = sharedStore {
-            (message, recipients, persisted) = await deliverShared(message, limit: limit, store: store)
+        } else if let shared = trigger.shared, let store = sharedStore, let sharedAppends {
+            (message, recipients, persisted) = await deliverShared(message, shared, from: sharedAppends, store: store)
         } else {
             recipients = await broadcast(message)
-            await sendToCluster(ClusterEvent(message: message, epoch: nil))
+            await sendToCluster([ClusterEvent(message: message, epoch: nil)])
         }
         metrics.delivered(room: metricsLabel(roomId: roomId), event: trigger.metricsEvent, recipients: recipients, after: .now - trigger.started)
         let hooks = configuration.hooks.events

@@ -46,6 +46,8 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
     let inFlight = InFlightEvents()
     /// Delivered events waiting for the history store, and its health.
     let storeBacklog: StoreBacklog
+    /// A cluster node's kept events on their way to the shared store; `nil` on one node.
+    let sharedAppends: SharedAppends?
     /// The handlers of ``on(_:event:_:)``.
     let handlers = EventHandlers()
     /// The open Server-Sent Events streams.
@@ -97,6 +99,13 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
         self.io = SocketServer(configuration: configuration.socket, logger: logger)
         self.namespace = io.namespace("/")
         self.storeBacklog = StoreBacklog(capacity: configuration.maxPendingStoreEvents)
+        if let link = configuration.cluster, let store = configuration.historyStore as? any SharedHistoryStore {
+            sharedAppends = SharedAppends(store: store, newEpoch: { Self.newEpoch() }) { events in
+                await Self.send(events, through: link, logger: logger)
+            }
+        } else {
+            sharedAppends = nil
+        }
         self.roomLogs = RoomLogs(memory: HistoryManager(maxRooms: configuration.maxHistoryRooms), newEpoch: { Self.newEpoch() })
         var state = State(
             historyRequests: SlidingWindow(maxEvents: configuration.historyRequestLimit.maxRequests, window: configuration.historyRequestLimit.window)

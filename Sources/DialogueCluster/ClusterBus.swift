@@ -123,8 +123,8 @@ public final class ClusterBus: Service, Sendable {
             await cancelWhenGracefulShutdown {
                 var horizon = start.horizon
                 // Rows held back by an older transaction still running: no notification will come when it
-                // ends, so the reader looks again, sooner at first (10 ms, doubling up to the poll interval).
-                var recheck = Duration.milliseconds(10)
+                // ends, so the reader looks again, soon at first (1 ms, doubling up to the poll interval).
+                var recheck = Duration.milliseconds(1)
                 for await _ in self.wakes {
                     do {
                         let (next, heldBack) = try await self.read(after: horizon)
@@ -137,7 +137,7 @@ public final class ClusterBus: Service, Sendable {
                             }
                             recheck = min(recheck * 2, self.configuration.pollInterval)
                         } else {
-                            recheck = .milliseconds(10)
+                            recheck = .milliseconds(1)
                         }
                     } catch {
                         self.logger.warning("cluster bus read failed; retrying", metadata: ["cluster.error": "\(error)"])

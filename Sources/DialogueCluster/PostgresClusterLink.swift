@@ -1,6 +1,7 @@
 import Dialogue
 import Foundation
 import Logging
+import OrderedCollections
 import ServiceLifecycle
 import SocketIO
 import Synchronization
@@ -75,24 +76,32 @@ public final class PostgresClusterLink: ClusterLink {
         }
     }
 
-    public func send(_ event: ClusterEvent) async throws {
-        var envelope: [SocketKey: SocketValue] = ["message": event.message.socketValue]
-        if let epoch = event.epoch { envelope["epoch"] = .int(epoch) }
-        try await bus.publish(topic: Self.eventTopic, payload: SocketValue.object(.init(uniqueKeysWithValues: envelope)).jsonText)
+    public func send(_ events: [ClusterEvent]) async throws {
+        guard !events.isEmpty else { return }
+        let list = events.map { event -> SocketValue in
+            var envelope: OrderedDictionary<SocketKey, SocketValue> = ["message": event.message.socketValue]
+            if let epoch = event.epoch { envelope["epoch"] = .int(epoch) }
+            return .object(envelope)
+        }
+        try await bus.publish(topic: Self.eventTopic, payload: SocketValue.array(list).jsonText)
     }
 
     /// Hands on the events other nodes sent; skips this node's own and what does not decode (logged).
     private func forward() async {
         for await message in bus.messages where message.origin != bus.nodeID && message.topic == Self.eventTopic {
-            guard let envelope = try? SocketValue(jsonText: message.payload), let value = envelope["message"],
-                let event = AnyEventMessage(socketValue: value)
-            else {
+            guard let list = (try? SocketValue(jsonText: message.payload))?.arrayValue else {
                 logger.error("skipping a cluster message that does not decode", metadata: ["cluster.origin": .string(message.origin)])
                 continue
             }
-            var epoch: Int64?
-            if case .int(let value)? = envelope["epoch"] { epoch = value }
-            continuation.yield(ClusterEvent(message: event, epoch: epoch))
+            for envelope in list {
+                guard let value = envelope["message"], let event = AnyEventMessage(socketValue: value) else {
+                    logger.error("skipping a cluster event that does not decode", metadata: ["cluster.origin": .string(message.origin)])
+                    continue
+                }
+                var epoch: Int64?
+                if case .int(let value)? = envelope["epoch"] { epoch = value }
+                continuation.yield(ClusterEvent(message: event, epoch: epoch))
+            }
         }
     }
 

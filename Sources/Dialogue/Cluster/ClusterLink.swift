@@ -26,8 +26,9 @@ public protocol ClusterLink: Sendable {
     /// Returns once whatever another node sends from now on will arrive on ``received``; throws what
     /// ``run()`` failed with before getting there (the database unreachable, the node's name taken).
     func waitUntilReady() async throws
-    /// Sends an event this node delivered to every other node; returns once it is stored for them.
-    func send(_ event: ClusterEvent) async throws
+    /// Sends events this node delivered to every other node, in order, as one message; returns once they
+    /// are stored for them.
+    func send(_ events: [ClusterEvent]) async throws
     /// What the other nodes send, each event once, each node's in the order it sent them. Ends when
     /// ``run()`` ends.
     var received: AsyncStream<ClusterEvent> { get }

@@ -1,0 +1,99 @@
+import DialogueHistory
+import Synchronization
+
+/// The kept events of a cluster node on their way to the shared store, in the order they were admitted:
+/// whatever waits when the store is free goes in one statement (the store numbers them in that order, so
+/// one sender's events keep its order), and the batch goes to the other nodes in one message before the
+/// next batch is written — so the others receive the node's kept events in offset order too.
+///
+/// The only owner of that queue. A trigger takes a ticket while it is admitted (``enqueue(_:)``, in the
+/// sender's order) and waits for its numbered event when it finishes (``numbered(_:)``), so one sender's
+/// kept events are written together instead of one commit each.
+final class SharedAppends: Sendable {
+    private struct State {
+        var pending: [(ticket: Int, message: AnyEventMessage)] = []
+        var nextTicket = 0
+        var writing = false
+        var results: [Int: Result<StoredEvent, any Error>] = [:]
+        var waiters: [Int: CheckedContinuation<Result<StoredEvent, any Error>, Never>] = [:]
+    }
+
+    private let state = Mutex(State())
+    private let store: any SharedHistoryStore
+    /// Sends a numbered batch to the other nodes (the server logs a failure).
+    private let send: @Sendable ([ClusterEvent]) async -> Void
+    /// Makes the epoch of a room the store has no log for.
+    private let newEpoch: @Sendable () -> Int64
+
+    init(store: any SharedHistoryStore, newEpoch: @escaping @Sendable () -> Int64, send: @escaping @Sendable ([ClusterEvent]) async -> Void) {
+        self.store = store
+        self.newEpoch = newEpoch
+        self.send = send
+    }
+
+    /// Queues `message` to be numbered and stored; returns the ticket to wait on. Starts a writer if none
+    /// runs.
+    func enqueue(_ message: AnyEventMessage) -> Int {
+        let (ticket, startWriter) = state.withLock { state -> (Int, Bool) in
+            state.nextTicket += 1
+            state.pending.append((state.nextTicket, message))
+            defer { state.writing = true }
+            return (state.nextTicket, !state.writing)
+        }
+        if startWriter { Task { await self.write() } }
+        return ticket
+    }
+
+    /// Waits until the ticket's event is stored; returns it numbered, or the store's error.
+    func numbered(_ ticket: Int) async -> Result<StoredEvent, any Error> {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { state -> Result<StoredEvent, any Error>? in
+                if let result = state.results.removeValue(forKey: ticket) { return result }
+                state.waiters[ticket] = continuation
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+
+    /// Writes batches until the queue is empty.
+    private func write() async {
+        while let batch = state.withLock({ state -> [(ticket: Int, message: AnyEventMessage)]? in
+            guard !state.pending.isEmpty else {
+                state.writing = false
+                return nil
+            }
+            defer { state.pending = [] }
+            return state.pending
+        }) {
+            let outcome: Result<[StoredEvent], any Error>
+            do {
+                let stored = try await store.appendAssigningOffsets(batch.map(\.message), newEpoch: newEpoch())
+                outcome = stored.count == batch.count ? .success(stored) : .failure(IncompleteNumbering(given: batch.count, numbered: stored.count))
+            } catch {
+                outcome = .failure(error)
+            }
+            let resumptions = state.withLock { state in
+                batch.enumerated().compactMap { index, entry -> (CheckedContinuation<Result<StoredEvent, any Error>, Never>, Result<StoredEvent, any Error>)? in
+                    let result = outcome.map { $0[index] }
+                    guard let waiter = state.waiters.removeValue(forKey: entry.ticket) else {
+                        state.results[entry.ticket] = result
+                        return nil
+                    }
+                    return (waiter, result)
+                }
+            }
+            for (waiter, result) in resumptions { waiter.resume(returning: result) }
+            if case .success(let stored) = outcome {
+                await send(stored.map { ClusterEvent(message: $0.messageWithOffset, epoch: $0.epoch) })
+            }
+        }
+    }
+}
+
+/// The shared store answered with fewer events than it was given (a store that breaks its contract).
+struct IncompleteNumbering: Error, CustomStringConvertible {
+    let given: Int
+    let numbered: Int
+    var description: String { "the history store numbered \(numbered) of \(given) events" }
+}
