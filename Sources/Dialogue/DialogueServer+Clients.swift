@@ -58,6 +58,9 @@ extension DialogueServer {
             state.clients[client.id] = ClientState(client: client)
             state.clientIDsByUser[userId, default: []].append(client.id)
         }
+        tellCluster(.connected(ClusterClient(
+            id: client.id, userId: userId, username: client.username, node: configuration.cluster?.nodeID ?? "", connectedAt: client.connectedAt
+        )))
         watchExpiry(of: client)
         socket.dispatchEvents(to: client)
         socket.onDisconnect { [weak self] reason in await self?.disconnected(client, reason: reason) }
@@ -82,6 +85,7 @@ extension DialogueServer {
             }
             return (Array(removed.subscriptions.keys), emptied)
         }
+        tellCluster(.disconnected(clientId: client.id))
         for roomId in left {
             await announcePresence(of: client, in: roomId, joined: false)
             await runHook("clients.onLeft") { try await configuration.hooks.clients.onLeft?(client, roomId) }
@@ -159,7 +163,7 @@ extension DialogueServer {
                 let handle = Room(id: roomId, state: room, server: self)
                 var snapshot = JoinSnapshot(room: handle, created: created, delivered: delivered, epoch: epoch)
                 if state.clients[client.id]?.subscriptions[roomId] != nil { return snapshot }
-                if let maxSize = room.configuration.maxSize, room.members.count >= maxSize {
+                if let maxSize = room.configuration.maxSize, room.members.count + remoteMemberCount(roomId) >= maxSize {
                     throw DialogueError(.roomFull, "Room '\(roomId)' is at capacity")
                 }
                 let subscriptions = OrderedSet(resume?.subscriptions ?? room.configuration.defaultSubscriptions)
@@ -191,6 +195,7 @@ extension DialogueServer {
         let payload = await catchUp(client, snapshot, resume: resume)
         if gated { roomLogs.releaseGate(roomId) }
         logger.debug("client joined", metadata: ["dialogue.client": .string(client.id), "dialogue.room": .string(roomId)])
+        tellCluster(.joined(clientId: client.id, roomId: roomId))
         await announcePresence(of: client, in: roomId, joined: true)
         await runHook("clients.onJoined") { try await configuration.hooks.clients.onJoined?(client, roomId) }
         return JoinOutcome(room: snapshot.room, joined: payload, subscriptions: Array(snapshot.subscriptions))
@@ -205,6 +210,7 @@ extension DialogueServer {
             return room.removesWhenEmpty && room.members.isEmpty
         }
         client.socket.emit("dialogue:left", ["roomId": .string(roomId)])
+        tellCluster(.left(clientId: client.id, roomId: roomId))
         await announcePresence(of: client, in: roomId, joined: false)
         await runHook("clients.onLeft") { try await configuration.hooks.clients.onLeft?(client, roomId) }
         if emptied { await removeRoom(roomId, ifEmpty: true) }

@@ -25,25 +25,49 @@ extension DialogueServer {
                 self.logger.critical("the cluster link stopped: this node no longer hears the others", metadata: ["dialogue.error": "\(error)"])
             }
         }
+        group.addTask { await self.sendRoster(through: link) }
         // Before the store is opened: whatever commits after the positions are read arrives through the
         // link, and what arrives twice is recognized by its offset.
         try await link.waitUntilReady()
     }
 
-    /// Delivers what the other nodes send, in the order they sent it, until the link ends.
+    /// Sends what is still queued for the other nodes, then leaves the cluster (after the last events).
+    func stopCluster() async {
+        guard let link = configuration.cluster else { return }
+        rosterOutbox.finish()
+        await rosterSent.wait()
+        await sharedAppends?.idle()
+        await link.stop()
+    }
+
+    /// Delivers what the other nodes send, in the order they sent it, and follows their clients, until the
+    /// link ends.
     func receiveFromCluster() async {
         guard let link = configuration.cluster else { return }
-        for await event in link.received {
-            let message = event.message
-            if let epoch = event.epoch, let offset = message.offset, let store = sharedStore {
-                let limit = historyLimit(roomId: message.roomId, eventName: message.event)
-                // The node that triggered it hands its evictions to `events.onCleanup`; memory here just forgets.
-                let stored = StoredEvent(offset: offset, epoch: epoch, message: message)
-                if await deliverInOrder(stored, limit: limit, from: store) != nil { publish(message, to: streams.subscribers(of: message.roomId)) }
-            } else {
-                _ = await broadcast(message)
-                publish(message, to: streams.subscribers(of: message.roomId))
+        await tellCluster(.snapshot(localRoster()))
+        await tellCluster(.snapshotRequested)
+        for await received in link.received {
+            switch received {
+            case .event(let event): await deliverFromCluster(event)
+            case .roster(.snapshotRequested, _): await tellCluster(.snapshot(localRoster()))
+            case .roster(let change, let node): roster.apply(change, from: node)
+            case .nodeLeft(let node, let announcedHere): await nodeLeft(node, announcedHere: announcedHere)
+            case .rejoined: await tellCluster(.snapshot(localRoster()))
             }
+        }
+    }
+
+    /// Delivers an event another node delivered: a kept one in offset order, once.
+    private func deliverFromCluster(_ event: ClusterEvent) async {
+        let message = event.message
+        if let epoch = event.epoch, let offset = message.offset, let store = sharedStore {
+            let limit = historyLimit(roomId: message.roomId, eventName: message.event)
+            // The node that triggered it hands its evictions to `events.onCleanup`; memory here just forgets.
+            let stored = StoredEvent(offset: offset, epoch: epoch, message: message)
+            if await deliverInOrder(stored, limit: limit, from: store) != nil { publish(message, to: streams.subscribers(of: message.roomId)) }
+        } else {
+            _ = await broadcast(message)
+            publish(message, to: streams.subscribers(of: message.roomId))
         }
     }
 

@@ -28,8 +28,8 @@ public struct HTTPAPIConfiguration: Sendable {
 }
 
 extension DialogueServer {
-    /// `GET /health` (the process answers), `GET /ready` (the history store is open and healthy; 503 with the
-    /// store's status otherwise), `GET /sse/rooms/{roomId}` and, when API keys or JWT verification are
+    /// `GET /health` (the process answers), `GET /ready` (the history store is open and healthy and, in a
+    /// cluster, the node is a member — with the nodes it knows; 503 with the store's status otherwise), `GET /sse/rooms/{roomId}` and, when API keys or JWT verification are
     /// configured, `POST /api/rooms/{roomId}/events/{event}`.
     func mountHTTP<Context: RequestContext>(on router: Router<Context>) {
         let api = configuration.httpAPI
@@ -50,8 +50,15 @@ extension DialogueServer {
 
     private func readiness() -> Response {
         let store = historyStoreStatus
-        let isReady = self.ready.isFired && store.healthy
+        let cluster = configuration.cluster?.status
+        let isReady = self.ready.isFired && store.healthy && (cluster.map { $0.nodeID != nil } ?? true)
         var body: OrderedDictionary<SocketKey, SocketValue> = ["status": .string(isReady ? "ready" : "not ready")]
+        if let cluster {
+            var members: OrderedDictionary<SocketKey, SocketValue> = ["node": .string(cluster.node)]
+            members["nodeId"] = cluster.nodeID.map(SocketValue.string) ?? .null
+            members["nodes"] = .array(cluster.nodes.map(SocketValue.string))
+            body["cluster"] = .object(members)
+        }
         if store.configured {
             var status: OrderedDictionary<SocketKey, SocketValue> = [
                 "healthy": .bool(store.healthy), "pendingEvents": .int(Int64(store.pendingEvents)),

@@ -48,6 +48,13 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
     let storeBacklog: StoreBacklog
     /// A cluster node's kept events on their way to the shared store; `nil` on one node.
     let sharedAppends: SharedAppends?
+    /// The other nodes' clients (empty on one node).
+    let roster = ClusterRoster()
+    /// This node's client changes, in order, for the other nodes.
+    let rosterChanges: AsyncStream<RosterChange>
+    let rosterOutbox: AsyncStream<RosterChange>.Continuation
+    /// Fired once every queued roster change was sent (the outbox finished).
+    let rosterSent = OneShotSignal()
     /// The handlers of ``on(_:event:_:)``.
     let handlers = EventHandlers()
     /// The open Server-Sent Events streams.
@@ -99,6 +106,7 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
         self.io = SocketServer(configuration: configuration.socket, logger: logger)
         self.namespace = io.namespace("/")
         self.storeBacklog = StoreBacklog(capacity: configuration.maxPendingStoreEvents)
+        (rosterChanges, rosterOutbox) = AsyncStream.makeStream()
         if let link = configuration.cluster, let store = configuration.historyStore as? any SharedHistoryStore {
             sharedAppends = SharedAppends(store: store, newEpoch: { Self.newEpoch() }) { events in
                 await Self.send(events, through: link, logger: logger)
@@ -146,6 +154,7 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
             await cleanup(evictions)
             if let store = configuration.historyStore {
                 await retryPendingWrites(store)
+                await stopCluster()
                 await store.close()
             }
             group.cancelAll()
@@ -273,11 +282,11 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
 
     /// The rooms a user is in, over all of its connections, with helpers to act on them.
     public func getClientRooms(_ userId: String) -> ClientRooms {
-        let ids = state.withLock { state -> [String] in
+        let ids = state.withLock { state -> OrderedSet<String> in
             var ids = OrderedSet<String>()
             for clientID in state.clientIDsByUser[userId] ?? [] { ids.formUnion(state.clients[clientID]?.subscriptions.keys ?? []) }
-            return Array(ids)
-        }
+            return ids
+        }.union(roster.clients(ofUser: userId).flatMap(\.rooms)).elements
         return ClientRooms(userId: userId, ids: ids, server: self)
     }
 
@@ -285,7 +294,7 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
     public func isInRoom(_ userId: String, _ roomId: String) -> Bool {
         state.withLock { state in
             (state.clientIDsByUser[userId] ?? []).contains { state.clients[$0]?.subscriptions[roomId] != nil }
-        }
+        } || roster.hasClient(ofUser: userId, in: roomId)
     }
 
     /// The context given to hooks.

@@ -48,7 +48,7 @@ public struct Room: Sendable {
 
     /// The number of connections in the room now.
     public func size() -> Int {
-        server.state.withLock { $0.rooms[id]?.members.count ?? 0 }
+        server.state.withLock { $0.rooms[id]?.members.count ?? 0 } + server.remoteMemberCount(id)
     }
 
     /// Whether the room is at its `maxSize`.

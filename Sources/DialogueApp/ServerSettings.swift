@@ -84,8 +84,8 @@ public struct ServerSettings: Sendable {
     }
 
     /// Checks what only the combination of settings can break: a cluster needs a PostgreSQL store (its
-    /// nodes share it) and valid cluster values. The reader runs it; run it again after changing settings
-    /// (`dialogue serve` does, after its options).
+    /// nodes share it) and valid cluster values. Run it once the settings are final — after command-line
+    /// options (`dialogue serve` and `check-config` do); ``StandaloneServer`` runs it too.
     public func validate() throws(ConfigurationError) {
         guard let cluster else { return }
         guard case .postgres = store else {
@@ -155,9 +155,7 @@ struct SettingsReader {
                 dialogue.roomTemplates.append(RoomTemplate(pattern, removeWhenEmpty: removeWhenEmpty, room: configuration))
             }
         }
-        let settings = ServerSettings(dialogue: dialogue, store: store, jwtKeys: jwtKeys, adminToken: adminToken, metrics: metrics, cluster: cluster)
-        try settings.validate()
-        return settings
+        return ServerSettings(dialogue: dialogue, store: store, jwtKeys: jwtKeys, adminToken: adminToken, metrics: metrics, cluster: cluster)
     }
 
     private func readCluster(_ value: ConfigValue) throws(ConfigurationError) -> ClusterConfiguration {
@@ -166,6 +164,11 @@ struct SettingsReader {
         if let node = section["node"] { cluster.nodeName = try node.nonEmptyString }
         if let interval = section["heartbeatInterval"] { cluster.heartbeatInterval = try interval.duration }
         if let timeout = section["nodeTimeout"] { cluster.nodeTimeout = try timeout.duration }
+        do {
+            try cluster.validate()
+        } catch {
+            throw value.error(error.message)
+        }
         return cluster
     }
 

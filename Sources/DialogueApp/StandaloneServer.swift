@@ -34,6 +34,7 @@ public struct StandaloneServer: Sendable {
     ///   - onServerRunning: called with the bound port.
     /// - Throws: ``ConfigurationError`` for token keys that cannot be used; the store's error if it cannot open.
     public init(settings: ServerSettings, demo: Bool = false, logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        try settings.validate()
         var configuration = settings.dialogue
         configuration.jwt = try await settings.makeVerifier()
         let registry = PrometheusCollectorRegistry()

@@ -121,6 +121,7 @@ struct CheckConfig: AsyncParsableCommand {
     func run() async throws {
         do {
             let settings = try ServerSettings(contentsOf: file, dataDirectory: data)
+            try settings.validate()
             _ = try await settings.makeVerifier()
             print(settings.effectiveConfigurationYAML, terminator: "")
         } catch {

@@ -18,11 +18,15 @@ import Synchronization
 public final class PostgresClusterLink: ClusterLink {
     public let membership: ClusterMembership
     public let bus: ClusterBus
-    public let received: AsyncStream<ClusterEvent>
+    public let received: AsyncStream<ClusterReceived>
 
-    private let continuation: AsyncStream<ClusterEvent>.Continuation
+    private let continuation: AsyncStream<ClusterReceived>.Continuation
     private let logger: Logger
     private let start = Mutex(Start.starting([]))
+    /// The membership and the bus, as services of a group of the link's own: they stop when the Dialogue
+    /// server says (``stop()``, once its last events are sent), not at the first sign of its shutdown.
+    private let services = Mutex<ServiceGroup?>(nil)
+    private let stopped = Atomic(false)
 
     private enum Start {
         case starting([CheckedContinuation<Void, any Error>])
@@ -31,6 +35,13 @@ public final class PostgresClusterLink: ClusterLink {
     }
 
     static let eventTopic = "dialogue.event"
+    static let rosterTopic = "dialogue.roster"
+
+    public var nodeID: String? { membership.node?.id }
+
+    public var status: ClusterStatus {
+        ClusterStatus(node: membership.configuration.nodeName, nodeID: membership.node?.id, nodes: membership.nodes.map(\.name))
+    }
 
     /// A link through the database of `url`, its tables in `schema` (the history store's).
     public init(
@@ -44,20 +55,30 @@ public final class PostgresClusterLink: ClusterLink {
 
     public func run() async throws {
         defer {
+            stopped.store(true, ordering: .relaxed)
             continuation.finish()
             settle(.failed(ClusterError(.notJoined, "the cluster link stopped before it was ready")))
         }
+        let group = ServiceGroup(configuration: .init(services: [.init(service: bus), .init(service: membership)], logger: logger))
+        services.withLock { $0 = group }
         do {
-            try await withThrowingDiscardingTaskGroup { group in
-                group.addTask { try await self.membership.run() }
-                group.addTask { try await self.bus.run() }
-                group.addTask { await self.forward() }
-                group.addTask { await self.becomeReady() }
+            try await withThrowingDiscardingTaskGroup { tasks in
+                tasks.addTask { try await group.run() }
+                tasks.addTask { await self.forward() }
+                tasks.addTask { await self.watchMembership() }
+                tasks.addTask { await self.becomeReady() }
             }
         } catch {
             settle(.failed(error))
             throw error
         }
+    }
+
+    /// Leaves the cluster: the membership removes this node's row (the others see it go at once), the bus
+    /// stops reading; ``run()`` returns. Sending fails from now on.
+    public func stop() async {
+        stopped.store(true, ordering: .relaxed)
+        await services.withLock { $0 }?.triggerGracefulShutdown()
     }
 
     public func waitUntilReady() async throws {
@@ -78,6 +99,7 @@ public final class PostgresClusterLink: ClusterLink {
 
     public func send(_ events: [ClusterEvent]) async throws {
         guard !events.isEmpty else { return }
+        guard !stopped.load(ordering: .relaxed) else { throw ClusterError(.notJoined, "the cluster link stopped") }
         let list = events.map { event -> SocketValue in
             var envelope: OrderedDictionary<SocketKey, SocketValue> = ["message": event.message.socketValue]
             if let epoch = event.epoch { envelope["epoch"] = .int(epoch) }
@@ -86,21 +108,59 @@ public final class PostgresClusterLink: ClusterLink {
         try await bus.publish(topic: Self.eventTopic, payload: SocketValue.array(list).jsonText)
     }
 
-    /// Hands on the events other nodes sent; skips this node's own and what does not decode (logged).
+    public func send(_ change: RosterChange) async throws {
+        guard !stopped.load(ordering: .relaxed), let node = membership.node?.id else { throw ClusterError(.notJoined, "the node has not joined") }
+        try await bus.publish(topic: Self.rosterTopic, payload: SocketValue.object(["node": .string(node), "roster": change.socketValue]).jsonText)
+    }
+
+    /// Hands on what other nodes sent; skips this node's own and what does not decode (logged).
     private func forward() async {
-        for await message in bus.messages where message.origin != bus.nodeID && message.topic == Self.eventTopic {
-            guard let list = (try? SocketValue(jsonText: message.payload))?.arrayValue else {
-                logger.error("skipping a cluster message that does not decode", metadata: ["cluster.origin": .string(message.origin)])
-                continue
-            }
-            for envelope in list {
-                guard let value = envelope["message"], let event = AnyEventMessage(socketValue: value) else {
-                    logger.error("skipping a cluster event that does not decode", metadata: ["cluster.origin": .string(message.origin)])
+        for await message in bus.messages where message.origin != bus.nodeID {
+            switch message.topic {
+            case Self.eventTopic:
+                guard let list = (try? SocketValue(jsonText: message.payload))?.arrayValue else {
+                    skip(message)
                     continue
                 }
-                var epoch: Int64?
-                if case .int(let value)? = envelope["epoch"] { epoch = value }
-                continuation.yield(ClusterEvent(message: event, epoch: epoch))
+                for envelope in list {
+                    guard let value = envelope["message"], let event = AnyEventMessage(socketValue: value) else {
+                        skip(message)
+                        continue
+                    }
+                    var epoch: Int64?
+                    if case .int(let value)? = envelope["epoch"] { epoch = value }
+                    continuation.yield(.event(ClusterEvent(message: event, epoch: epoch)))
+                }
+            case Self.rosterTopic:
+                guard let envelope = try? SocketValue(jsonText: message.payload), let node = envelope["node"]?.stringValue,
+                    let change = envelope["roster"].flatMap(RosterChange.init(socketValue:))
+                else {
+                    skip(message)
+                    continue
+                }
+                continuation.yield(.roster(change, node: node))
+            default:
+                skip(message)
+            }
+        }
+    }
+
+    private func skip(_ message: ClusterMessage) {
+        logger.error("skipping a cluster message that does not decode", metadata: ["cluster.origin": .string(message.origin), "cluster.topic": .string(message.topic)])
+    }
+
+    /// Hands on the nodes that left, and this node joining again after the others removed it.
+    private func watchMembership() async {
+        var joinedBefore = false
+        for await change in membership.changes {
+            switch change {
+            case .joined(let node) where node.id == membership.node?.id:
+                if joinedBefore { continuation.yield(.rejoined) }
+                joinedBefore = true
+            case .joined:
+                break
+            case .left(let node, let removedHere):
+                continuation.yield(.nodeLeft(node.id, announcedHere: removedHere))
             }
         }
     }

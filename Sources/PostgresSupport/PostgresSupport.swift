@@ -44,12 +44,16 @@ public enum PostgresDatabase {
     }
 
     /// Applies the steps not yet recorded in `schema.table`, in one transaction under an advisory lock, so
-    /// two servers starting at once do not race. The schema is created under a lock every migration takes
-    /// first (`CREATE SCHEMA IF NOT EXISTS` run by two sessions at once fails in one of them): the stores of
-    /// one process, or several processes, may start together.
+    /// two servers starting at once do not race. The schema is created under a lock of its own name, which
+    /// every migration into it takes first (`CREATE SCHEMA IF NOT EXISTS` run by two sessions at once fails
+    /// in one of them): the stores of one process, or several processes, may start together.
     public static func migrate(_ steps: [PostgresMigration], table: String, lock: Int64, schema: String, on client: PostgresClient, logger: Logger) async throws {
         try await client.withTransaction(logger: logger) { connection in
-            try await connection.query(PostgresQuery(unsafeSQL: "SELECT pg_advisory_xact_lock(\(schemaLock))"), logger: logger)
+            var schemaBinds = PostgresBindings()
+            schemaBinds.append(schema)
+            try await connection.query(
+                PostgresQuery(unsafeSQL: "SELECT pg_advisory_xact_lock(hashtextextended($1, \(schemaLockSeed)))", binds: schemaBinds), logger: logger
+            )
             try await connection.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(schema)"), logger: logger)
             var lockBinds = PostgresBindings()
             lockBinds.append(lock)
@@ -71,8 +75,8 @@ public enum PostgresDatabase {
         }
     }
 
-    /// The advisory lock every migration takes before creating its schema.
-    static let schemaLock: Int64 = 7_315_150_000
+    /// The seed of the advisory lock a migration takes, by schema name, before creating its schema.
+    static let schemaLockSeed: Int64 = 7_315_150_000
 
     /// Runs `client`'s connection pool until cancelled, ignoring graceful shutdown (postgres-nio's `run()`
     /// would close the pool as soon as a service group starts shutting down, while the owner still writes).

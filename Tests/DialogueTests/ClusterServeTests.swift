@@ -1,30 +1,67 @@
 import Dialogue
 import DialogueClient
 import Foundation
+import SocketIO
 import TestSupport
 import Testing
 
 /// Three `dialogue serve --cluster` processes on one PostgreSQL database, as a load balancer would spread
 /// clients over them (see Docs/ClusterDesign.md).
-@Suite("A cluster of three dialogue serve processes")
+@Suite("A cluster of three dialogue serve processes", .serialized)
 struct ClusterServeTests {
+    /// A chat room that announces presence, with nodes that notice a lost node within two seconds.
+    static let chatConfiguration = """
+        events:
+          message:
+            schema: { type: object, properties: { text: { type: string } }, required: [text] }
+            history: { limit: 100 }
+          user:joined: { history: { limit: 50 } }
+          user:left: { history: { limit: 50 } }
+        rooms:
+          general:
+            name: General
+            events: [message, user:joined, user:left]
+            defaultSubscriptions: [message, user:joined, user:left]
+            presence: true
+        cluster:
+          heartbeatInterval: 500ms
+          nodeTimeout: 2s
+        """
+
     /// Starts three nodes sharing a fresh schema and runs `body` with their URLs; stops them afterwards.
-    private func withCluster(_ body: ([ServeProcess], [String]) async throws -> Void) async throws {
+    /// With `configuration`, the nodes read it (a file; the store and names come from the command line).
+    private func withCluster(configuration: String? = nil, _ body: ([ServeProcess], [String]) async throws -> Void) async throws {
         let executable = try #require(ServeProcess.executable, "the dialogue executable is not built: run ./scripts/test (swift build --build-tests)")
         let url = try #require(StoreKind.postgresURL, "DIALOGUE_POSTGRES_URL is not set: run ./scripts/test (it starts a throwaway PostgreSQL)")
         let schema = "cluster_\(UUID().uuidString.prefix(8).lowercased())"
         try await withTemporaryDirectory { data in
+            var fileArguments: [String] = []
+            if let configuration {
+                let file = data.appendingPathComponent("dialogue.yaml")
+                try configuration.write(to: file, atomically: true, encoding: .utf8)
+                fileArguments = ["--config", file.path]
+            }
             var nodes: [ServeProcess] = []
             defer { for node in nodes { node.ensureStopped() } }
             for name in ["n1", "n2", "n3"] {
                 nodes.append(try ServeProcess(
-                    executable: executable, data: data.appendingPathComponent(name), postgres: (url, schema), extraArguments: ["--cluster", "--node-name", name]
+                    executable: executable, data: data.appendingPathComponent(name), postgres: (url, schema),
+                    extraArguments: fileArguments + ["--cluster", "--node-name", name]
                 ))
             }
             var urls: [String] = []
             for node in nodes { urls.append(try await node.url()) }
             try await body(nodes, urls)
         }
+    }
+
+    /// The node names `GET /ready` lists, sorted; none unless the node says it is a ready member.
+    static func readyNodes(_ url: String) async throws -> [String] {
+        let ready = try await httpRequest("GET", url + "/ready")
+        let body = ready.json as? [String: Any]
+        let cluster = body?["cluster"] as? [String: Any]
+        guard ready.status == 200, body?["status"] as? String == "ready", cluster?["nodeId"] as? String != nil else { return [] }
+        return (cluster?["nodes"] as? [String] ?? []).sorted()
     }
 
     /// A client of one node that joined `general` and records its messages.
@@ -95,6 +132,76 @@ struct ClusterServeTests {
             await third.client.disconnect()
             try await nodes[0].stop()
             try await nodes[2].stop()
+        }
+    }
+
+    @Test("presence, room size and who is where answer for the cluster; a killed node's users leave once", .timeLimit(.minutes(2)))
+    func clusterWidePresence() async throws {
+        try await withCluster(configuration: Self.chatConfiguration) { nodes, urls in
+            func member(_ url: String, _ user: String) async throws -> (DialogueClient, RoomContext) {
+                let client = DialogueClient(configuration: .init(url: url, auth: ["userId": .string(user)], reconnection: false), logger: testLogger)
+                return (client, try await client.join("general"))
+            }
+            let (bob, bobRoom) = try await member(urls[2], "bob")
+            let joined = Recorder<String>(), left = Recorder<String>()
+            _ = bobRoom.on("user:joined") { joined.append($0.data["userId"]?.stringValue ?? "?") }
+            _ = bobRoom.on("user:left") { left.append($0.data["userId"]?.stringValue ?? "?") }
+            let (carol, carolRoom) = try await member(urls[1], "carol")
+            let (alice1, _) = try await member(urls[0], "alice")
+            try await joined.wait { $0.contains("alice") && $0.contains("carol") }
+            // The node of alice's second tab knows the first one before it joins.
+            try await eventually("node 2 sees alice") { (try? await carolRoom.presence())?.contains { $0.userId == "alice" } == true }
+            let (alice2, _) = try await member(urls[1], "alice")
+            try await eventually("every node counts four connections in general") {
+                (try? await bob.listRooms())?.first { $0.id == "general" }?.size == 4
+            }
+            let users = try await bobRoom.presence().map(\.userId)
+            #expect(users.sorted() == ["alice", "bob", "carol"], "one entry per user, whatever node")
+            #expect(joined.all.filter { $0 == "alice" }.count == 1, "alice's second tab, on another node, is not announced")
+
+            await alice1.disconnect()
+            try await eventually("alice's first tab is gone") { (try? await bob.listRooms())?.first { $0.id == "general" }?.size == 3 }
+            #expect(!left.all.contains("alice"), "alice is still there, on node 2")
+
+            try await eventually("/ready lists the three nodes") { (try? await Self.readyNodes(urls[2])) == ["n1", "n2", "n3"] }
+            nodes[1].kill()
+            try await left.wait(timeout: .seconds(20)) { $0.contains("alice") && $0.contains("carol") }
+            try await eventually("/ready forgets the lost node") { (try? await Self.readyNodes(urls[2])) == ["n1", "n3"] }
+            try await Task.sleep(for: .seconds(1))
+            #expect(left.all.sorted() == ["alice", "carol"], "each user of the lost node leaves once: \(left.all)")
+            #expect(try await bobRoom.presence().map(\.userId) == ["bob"])
+            #expect((try await bob.listRooms()).first { $0.id == "general" }?.size == 1)
+            _ = (carol, alice2)
+            await bob.disconnect()
+        }
+    }
+
+    @Test("a client that reconnects to another node recovers what it missed, by offset", .timeLimit(.minutes(2)))
+    func recoveryOnAnotherNode() async throws {
+        try await withCluster { _, urls in
+            let writer = try await Member(url: urls[0], user: "writer")
+            let position = try await TestClient.with(urls[0], auth: ["userId": "mover"]) { first -> (offset: SocketValue, epoch: SocketValue) in
+                let joined = try await first.request("dialogue:join", ["roomId": "general"])
+                _ = try await writer.room.trigger("message", ["text": "seen", "senderId": "writer"])
+                let seen = try await first.nextEvent("message")
+                #expect(seen["data"]?["text"] == "seen")
+                return (seen["offset"] ?? .null, joined["epoch"] ?? .null)
+            }
+            for n in 1...3 { _ = try await writer.room.trigger("message", ["text": .string("missed-\(n)"), "senderId": "writer"]) }
+            try await TestClient.with(urls[2], auth: ["userId": "mover"]) { moved in
+                let answer = try await moved.request("dialogue:join", ["roomId": "general", "offset": position.offset, "epoch": position.epoch])
+                #expect(answer["recovered"] == true, "the other node holds the same log: \(answer)")
+                var texts: [String] = []
+                var offsets: [Int64] = []
+                for _ in 1...3 {
+                    let event = try await moved.nextEvent("message")
+                    texts.append(event["data"]?["text"]?.stringValue ?? "")
+                    if case .int(let offset)? = event["offset"] { offsets.append(offset) }
+                }
+                #expect(texts == ["missed-1", "missed-2", "missed-3"])
+                #expect(offsets.count == 3 && zip(offsets, offsets.dropFirst()).allSatisfy { $0 < $1 })
+            }
+            await writer.client.disconnect()
         }
     }
 }

@@ -137,6 +137,13 @@ struct ConfigurationFileTests {
         #expect(defaults.cluster?.heartbeatInterval == .seconds(2) && defaults.cluster?.nodeTimeout == .seconds(10))
         #expect(defaults.cluster?.nodeName.isEmpty == false, "a unique name by default")
         #expect(try ServerSettings(text: "server: { port: 1 }", environment: [:]).effectiveConfiguration["cluster"] == "off: one node")
+        // The store may come from the command line (--postgres): the combination is checked once settings are final.
+        var sqlite = try ServerSettings(text: "cluster: { node: a }", environment: [:])
+        #expect(throws: ConfigurationError(path: "cluster", reason: "a cluster needs the PostgreSQL history store its nodes share (history.store: postgres://…, or --postgres)")) {
+            try sqlite.validate()
+        }
+        sqlite.store = .postgres(url: "postgres://u@h/d", schema: "dialogue")
+        try sqlite.validate()
     }
 
     @Test(arguments: [
@@ -157,7 +164,6 @@ struct ConfigurationFileTests {
         ("history: { store: mysql://x }", "history.store", "sqlite:PATH, postgres://… or memory"),
         ("history: { sqliteSynchronous: fast }", "history.sqliteSynchronous", "must be full or normal"),
         ("history: { store: memory, sqliteSynchronous: normal }", "history.sqliteSynchronous", "applies to an SQLite store only"),
-        ("cluster: { node: a }", "cluster", "needs the PostgreSQL history store"),
         ("cluster: { postgres: postgres://x }", "cluster.postgres", "is not a known setting"),
         ("history: { store: 'postgres://u@h/d' }\ncluster: { heartbeatInterval: 5s, nodeTimeout: 6s }", "cluster", "at least twice the heartbeat interval"),
         ("auth: { jwt: { secret: short } }", "auth.jwt.secret", "at least 32 bytes"),

@@ -100,13 +100,13 @@ struct CrashDurabilityTests {
                     }
                 }
                 group.addTask {
-                    _ = try? await acknowledged.wait { $0.count >= 150 }
+                    _ = try? await acknowledged.wait { $0.count >= 60 }
                     first.kill()
                 }
             }
             await client.disconnect()
             let before = acknowledged.all
-            #expect(before.count >= 150)
+            #expect(before.count >= 60, "enough acknowledged writes to make the crash land mid-stream")
 
             let second = try ServeProcess(executable: executable, data: data, postgres: postgres)
             defer { second.ensureStopped() }

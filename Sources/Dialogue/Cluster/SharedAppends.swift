@@ -16,6 +16,7 @@ final class SharedAppends: Sendable {
         var writing = false
         var results: [Int: Result<StoredEvent, any Error>] = [:]
         var waiters: [Int: CheckedContinuation<Result<StoredEvent, any Error>, Never>] = [:]
+        var idleWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     private let state = Mutex(State())
@@ -56,37 +57,68 @@ final class SharedAppends: Sendable {
         }
     }
 
-    /// Writes batches until the queue is empty.
+    /// Returns once nothing is queued or being written (and sent): before the server leaves the cluster.
+    func idle() async {
+        await withCheckedContinuation { continuation in
+            let now = state.withLock { state -> Bool in
+                guard state.writing else { return true }
+                state.idleWaiters.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
+
+    /// Writes batches until the queue is empty, then wakes whoever waits for ``idle()``.
     private func write() async {
-        while let batch = state.withLock({ state -> [(ticket: Int, message: AnyEventMessage)]? in
-            guard !state.pending.isEmpty else {
-                state.writing = false
-                return nil
-            }
-            defer { state.pending = [] }
-            return state.pending
-        }) {
-            let outcome: Result<[StoredEvent], any Error>
-            do {
-                let stored = try await store.appendAssigningOffsets(batch.map(\.message), newEpoch: newEpoch())
-                outcome = stored.count == batch.count ? .success(stored) : .failure(IncompleteNumbering(given: batch.count, numbered: stored.count))
-            } catch {
-                outcome = .failure(error)
-            }
-            let resumptions = state.withLock { state in
-                batch.enumerated().compactMap { index, entry -> (CheckedContinuation<Result<StoredEvent, any Error>, Never>, Result<StoredEvent, any Error>)? in
-                    let result = outcome.map { $0[index] }
-                    guard let waiter = state.waiters.removeValue(forKey: entry.ticket) else {
-                        state.results[entry.ticket] = result
-                        return nil
-                    }
-                    return (waiter, result)
+        while true {
+            let next = state.withLock { state -> Next in
+                guard !state.pending.isEmpty else {
+                    // An enqueue from now on finds `writing` unset and starts a writer of its own.
+                    state.writing = false
+                    defer { state.idleWaiters = [] }
+                    return .idle(state.idleWaiters)
                 }
+                defer { state.pending = [] }
+                return .batch(state.pending)
             }
-            for (waiter, result) in resumptions { waiter.resume(returning: result) }
-            if case .success(let stored) = outcome {
-                await send(stored.map { ClusterEvent(message: $0.messageWithOffset, epoch: $0.epoch) })
+            switch next {
+            case .idle(let waiters):
+                for waiter in waiters { waiter.resume() }
+                return
+            case .batch(let batch):
+                await write(batch)
             }
+        }
+    }
+
+    private enum Next {
+        case batch([(ticket: Int, message: AnyEventMessage)])
+        case idle([CheckedContinuation<Void, Never>])
+    }
+
+    /// Numbers and stores one batch, hands each waiter its event, then sends the batch to the other nodes.
+    private func write(_ batch: [(ticket: Int, message: AnyEventMessage)]) async {
+        let outcome: Result<[StoredEvent], any Error>
+        do {
+            let stored = try await store.appendAssigningOffsets(batch.map(\.message), newEpoch: newEpoch())
+            outcome = stored.count == batch.count ? .success(stored) : .failure(IncompleteNumbering(given: batch.count, numbered: stored.count))
+        } catch {
+            outcome = .failure(error)
+        }
+        let resumptions = state.withLock { state in
+            batch.enumerated().compactMap { index, entry -> (CheckedContinuation<Result<StoredEvent, any Error>, Never>, Result<StoredEvent, any Error>)? in
+                let result = outcome.map { $0[index] }
+                guard let waiter = state.waiters.removeValue(forKey: entry.ticket) else {
+                    state.results[entry.ticket] = result
+                    return nil
+                }
+                return (waiter, result)
+            }
+        }
+        for (waiter, result) in resumptions { waiter.resume(returning: result) }
+        if case .success(let stored) = outcome {
+            await send(stored.map { ClusterEvent(message: $0.messageWithOffset, epoch: $0.epoch) })
         }
     }
 }

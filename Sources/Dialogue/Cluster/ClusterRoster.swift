@@ -1,0 +1,139 @@
+import OrderedCollections
+import SocketIO
+import Synchronization
+
+/// A connected client anywhere in the cluster, as the nodes tell each other: who, on which node, in which
+/// rooms. (A client of this node is also a ``ConnectedClient``, with its socket.)
+public struct ClusterClient: Sendable, Equatable {
+    public let id: String
+    public let userId: String
+    public let username: String
+    /// The id of the node it is connected to (``ClusterLink/nodeID`` of that node).
+    public let node: String
+    /// When it connected, in Unix milliseconds.
+    public let connectedAt: Int64
+    /// The rooms it joined, in joining order.
+    public var rooms: OrderedSet<String>
+
+    public init(id: String, userId: String, username: String, node: String, connectedAt: Int64, rooms: OrderedSet<String> = []) {
+        self.id = id
+        self.userId = userId
+        self.username = username
+        self.node = node
+        self.connectedAt = connectedAt
+        self.rooms = rooms
+    }
+}
+
+/// What a node tells the others about its clients, in order. A node that starts asks the others for their
+/// snapshots; a node that joined again (it had been removed) sends its own.
+public enum RosterChange: Sendable, Equatable {
+    case connected(ClusterClient)
+    case joined(clientId: String, roomId: String)
+    case left(clientId: String, roomId: String)
+    case disconnected(clientId: String)
+    /// Every client of the sending node: replaces what the receiver knew of that node.
+    case snapshot([ClusterClient])
+    /// Asks every node for its snapshot.
+    case snapshotRequested
+}
+
+/// The clients of the other nodes, kept from their roster changes: the only owner of that view. Local
+/// clients are not in it (the server's own state has them), so every answer is "local + roster".
+final class ClusterRoster: Sendable {
+    private struct State {
+        var nodes: [String: OrderedDictionary<String, ClusterClient>] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    /// Applies a change a node sent.
+    func apply(_ change: RosterChange, from node: String) {
+        state.withLock { state in
+            switch change {
+            case .connected(let client): state.nodes[node, default: [:]][client.id] = client
+            case .joined(let clientId, let roomId): state.nodes[node]?[clientId]?.rooms.append(roomId)
+            case .left(let clientId, let roomId): state.nodes[node]?[clientId]?.rooms.remove(roomId)
+            case .disconnected(let clientId): state.nodes[node]?[clientId] = nil
+            case .snapshot(let clients): state.nodes[node] = OrderedDictionary(uniqueKeysWithValues: clients.map { ($0.id, $0) })
+            case .snapshotRequested: break
+            }
+        }
+    }
+
+    /// Forgets a node that left the cluster; returns the clients it had.
+    func drop(node: String) -> [ClusterClient] {
+        state.withLock { state in state.nodes.removeValue(forKey: node).map { Array($0.values) } ?? [] }
+    }
+
+    /// The clients of other nodes, by node, in connection order.
+    var clients: [ClusterClient] { state.withLock { state in state.nodes.keys.sorted().flatMap { state.nodes[$0]!.values } } }
+
+    func clients(ofUser userId: String) -> [ClusterClient] { clients.filter { $0.userId == userId } }
+
+    /// How many clients of other nodes joined `roomId`.
+    func memberCount(_ roomId: String) -> Int {
+        state.withLock { state in state.nodes.values.reduce(0) { $0 + $1.values.filter { $0.rooms.contains(roomId) }.count } }
+    }
+
+    /// Whether a client of another node (other than `except`) of `userId` is in `roomId`.
+    func hasClient(ofUser userId: String, in roomId: String) -> Bool {
+        state.withLock { state in state.nodes.values.contains { $0.values.contains { $0.userId == userId && $0.rooms.contains(roomId) } } }
+    }
+
+    /// The users of other nodes in `roomId`, one entry per user, in connection order.
+    func users(in roomId: String) -> [(userId: String, username: String)] {
+        var users = OrderedDictionary<String, String>()
+        for client in clients where client.rooms.contains(roomId) && users[client.userId] == nil { users[client.userId] = client.username }
+        return users.map { (userId: $0.key, username: $0.value) }
+    }
+}
+
+// MARK: Wire form
+
+extension ClusterClient {
+    var socketValue: SocketValue {
+        [
+            "id": .string(id), "userId": .string(userId), "username": .string(username), "node": .string(node),
+            "connectedAt": .int(connectedAt), "rooms": .array(rooms.map(SocketValue.string)),
+        ]
+    }
+
+    init?(socketValue value: SocketValue) {
+        guard let id = value["id"]?.stringValue, let userId = value["userId"]?.stringValue, let username = value["username"]?.stringValue,
+            let node = value["node"]?.stringValue, case .int(let connectedAt)? = value["connectedAt"], let rooms = value["rooms"]?.arrayValue
+        else { return nil }
+        self.init(id: id, userId: userId, username: username, node: node, connectedAt: connectedAt, rooms: OrderedSet(rooms.compactMap(\.stringValue)))
+    }
+}
+
+extension RosterChange {
+    /// `{"change": NAME, …}`, for a link to carry.
+    public var socketValue: SocketValue {
+        switch self {
+        case .connected(let client): ["change": "connected", "client": client.socketValue]
+        case .joined(let clientId, let roomId): ["change": "joined", "clientId": .string(clientId), "roomId": .string(roomId)]
+        case .left(let clientId, let roomId): ["change": "left", "clientId": .string(clientId), "roomId": .string(roomId)]
+        case .disconnected(let clientId): ["change": "disconnected", "clientId": .string(clientId)]
+        case .snapshot(let clients): ["change": "snapshot", "clients": .array(clients.map(\.socketValue))]
+        case .snapshotRequested: ["change": "snapshotRequested"]
+        }
+    }
+
+    /// Reads the wire form; `nil` when it is not one.
+    public init?(socketValue value: SocketValue) {
+        switch value["change"]?.stringValue {
+        case "connected": guard let client = value["client"].flatMap(ClusterClient.init(socketValue:)) else { return nil }
+            self = .connected(client)
+        case "joined", "left":
+            guard let clientId = value["clientId"]?.stringValue, let roomId = value["roomId"]?.stringValue else { return nil }
+            self = value["change"]?.stringValue == "joined" ? .joined(clientId: clientId, roomId: roomId) : .left(clientId: clientId, roomId: roomId)
+        case "disconnected": guard let clientId = value["clientId"]?.stringValue else { return nil }
+            self = .disconnected(clientId: clientId)
+        case "snapshot": guard let clients = value["clients"]?.arrayValue else { return nil }
+            self = .snapshot(clients.compactMap(ClusterClient.init(socketValue:)))
+        case "snapshotRequested": self = .snapshotRequested
+        default: return nil
+        }
+    }
+}

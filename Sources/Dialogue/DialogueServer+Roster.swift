@@ -1,0 +1,75 @@
+import OrderedCollections
+import SocketIO
+
+/// Who is connected where, across a cluster: this node tells the others about its clients (in order, one
+/// sender task), follows theirs in ``ClusterRoster``, and answers "who is in this room" for the cluster.
+/// On one node the roster stays empty and every answer is the node's own.
+extension DialogueServer {
+    /// Queues a change of this node's clients for the other nodes (nothing on one node).
+    func tellCluster(_ change: RosterChange) {
+        guard configuration.cluster != nil else { return }
+        rosterOutbox.yield(change)
+    }
+
+    /// Sends the queued roster changes, in order, until the server stops.
+    func sendRoster(through link: any ClusterLink) async {
+        defer { rosterSent.fire() }
+        for await change in rosterChanges {
+            do {
+                try await link.send(change)
+            } catch {
+                logger.error("sending a roster change to the cluster failed; the other nodes' view of this one is stale until its next snapshot",
+                             metadata: ["dialogue.error": "\(error)"])
+            }
+        }
+    }
+
+    /// This node's clients, in the roster's form.
+    func localRoster() -> [ClusterClient] {
+        let node = configuration.cluster?.nodeID ?? ""
+        return state.withLock { state in
+            state.clients.values.map { entry in
+                ClusterClient(
+                    id: entry.client.id, userId: entry.client.userId, username: entry.client.username, node: node,
+                    connectedAt: entry.client.connectedAt, rooms: OrderedSet(entry.subscriptions.keys)
+                )
+            }.sorted { ($0.connectedAt, $0.id) < ($1.connectedAt, $1.id) }
+        }
+    }
+
+    /// A node left the cluster: its clients leave every answer. The one node that removed it announces
+    /// `user:left` in each room where none of the user's connections remains anywhere.
+    func nodeLeft(_ node: String, announcedHere: Bool) async {
+        let gone = roster.drop(node: node)
+        logger.notice("cluster node left; its clients are gone", metadata: ["dialogue.node": .string(node), "dialogue.clients": "\(gone.count)"])
+        guard announcedHere else { return }
+        var announced = Set<[String]>()
+        for client in gone {
+            for roomId in client.rooms where announced.insert([roomId, client.userId]).inserted {
+                guard announcesPresence(roomId), !isInRoom(client.userId, roomId) else { continue }
+                await announce("user:left", ["userId": .string(client.userId)], in: roomId, from: client.userId)
+            }
+        }
+    }
+
+    // MARK: Answers for the whole cluster
+
+    /// Every connection in the cluster, this node's first, then by node; on one node, this node's.
+    public func allClusterClients() -> [ClusterClient] {
+        localRoster() + roster.clients
+    }
+
+    /// The user's connections anywhere in the cluster.
+    public func clusterClients(_ userId: String) -> [ClusterClient] {
+        localRoster().filter { $0.userId == userId } + roster.clients(ofUser: userId)
+    }
+
+    /// How many connections of other nodes joined `roomId`.
+    func remoteMemberCount(_ roomId: String) -> Int {
+        configuration.cluster == nil ? 0 : roster.memberCount(roomId)
+    }
+
+    func announcesPresence(_ roomId: String) -> Bool {
+        state.withLock { $0.rooms[roomId]?.configuration.announcesPresence ?? false }
+    }
+}
