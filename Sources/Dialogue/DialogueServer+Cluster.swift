@@ -44,15 +44,17 @@ extension DialogueServer {
     /// link ends.
     func receiveFromCluster() async {
         guard let link = configuration.cluster else { return }
-        await tellCluster(.snapshot(localRoster()))
-        await tellCluster(.snapshotRequested)
+        tellCluster(.snapshot(localRoster()))
+        tellCluster(.snapshotRequested)
         for await received in link.received {
             switch received {
             case .event(let event): await deliverFromCluster(event)
-            case .roster(.snapshotRequested, _): await tellCluster(.snapshot(localRoster()))
+            case .roster(.snapshotRequested, _): tellCluster(.snapshot(localRoster()))
+            case .roster(.disconnectRequested(let clientId), _): state.withLock { $0.clients[clientId]?.client }?.disconnect()
+            case .roster(.leaveRequested(let userId, let roomIds), _): await leaveLocally(userId, roomIds)
             case .roster(let change, let node): roster.apply(change, from: node)
             case .nodeLeft(let node, let announcedHere): await nodeLeft(node, announcedHere: announcedHere)
-            case .rejoined: await tellCluster(.snapshot(localRoster()))
+            case .rejoined: tellCluster(.snapshot(localRoster()))
             }
         }
     }

@@ -56,7 +56,7 @@ extension DialogueServer {
         if let cluster {
             var members: OrderedDictionary<SocketKey, SocketValue> = ["node": .string(cluster.node)]
             members["nodeId"] = cluster.nodeID.map(SocketValue.string) ?? .null
-            members["nodes"] = .array(cluster.nodes.map(SocketValue.string))
+            members["nodes"] = .array(cluster.nodes.map { .string($0.name) })
             body["cluster"] = .object(members)
         }
         if store.configured {

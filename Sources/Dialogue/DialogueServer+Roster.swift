@@ -64,6 +64,28 @@ extension DialogueServer {
         localRoster().filter { $0.userId == userId } + roster.clients(ofUser: userId)
     }
 
+    /// Closes a connection wherever it is: one of this node's at once, another node's through that node.
+    /// - Returns: `false` when no node is known to have it.
+    @discardableResult
+    public func disconnect(clientId: String) -> Bool {
+        if let local = state.withLock({ $0.clients[clientId]?.client }) {
+            local.disconnect()
+            return true
+        }
+        guard roster.clients.contains(where: { $0.id == clientId }) else { return false }
+        tellCluster(.disconnectRequested(clientId: clientId))
+        return true
+    }
+
+    /// Takes the user's connections of this node out of `roomIds` (those they are in).
+    func leaveLocally(_ userId: String, _ roomIds: [String]) async {
+        for client in getClients(userId) {
+            for roomId in roomIds where client.isIn(roomId) {
+                do { try await client.leave(roomId) } catch {}  // left meanwhile: nothing to do
+            }
+        }
+    }
+
     /// How many connections of other nodes joined `roomId`.
     func remoteMemberCount(_ roomId: String) -> Int {
         configuration.cluster == nil ? 0 : roster.memberCount(roomId)

@@ -106,13 +106,10 @@ public struct ClientRooms: Sendable {
         await leaveAll()
     }
 
-    /// Makes every connection of the user leave every one of these rooms.
+    /// Makes every connection of the user leave every one of these rooms — on every node of a cluster.
     public func leaveAll() async {
-        for client in server.getClients(userId) {
-            for id in ids where client.isIn(id) {
-                do { try await client.leave(id) } catch {}  // left meanwhile: nothing to do
-            }
-        }
+        server.tellCluster(.leaveRequested(userId: userId, roomIds: ids))
+        await server.leaveLocally(userId, ids)
     }
 }
 

@@ -63,8 +63,8 @@ extension Deque where Element == (second: Int64, count: Int) {
     }
 }
 
-/// `/admin` (the page) and `/admin/api/…` (state, disconnect a client, delete a runtime room), behind a
-/// bearer token compared in constant time.
+/// `/admin` (the page) and `/admin/api/…` (state, disconnect a client — of any node of a cluster —, delete a
+/// runtime room), behind a bearer token compared in constant time.
 struct AdminDashboard: Sendable {
     let token: String
     let server: DialogueServer
@@ -80,10 +80,7 @@ struct AdminDashboard: Sendable {
         router.post("/admin/api/clients/:id/disconnect") { request, context in
             guard authorized(request) else { return Self.unauthorized }
             let id = context.parameters.get("id") ?? ""
-            guard let client = server.getAllClients().first(where: { $0.id == id }) else {
-                return Self.failure(.notFound, "NOT_CONNECTED", "No connection \(id)")
-            }
-            client.disconnect()
+            guard server.disconnect(clientId: id) else { return Self.failure(.notFound, "NOT_CONNECTED", "No connection \(id)") }
             return DialogueServer.json(.ok, ["ok": true])
         }
         router.delete("/admin/api/rooms/:id") { request, context in
@@ -110,19 +107,20 @@ struct AdminDashboard: Sendable {
     /// Connections, rooms with sizes and rates, the latest events and the history store's status.
     func snapshot() -> SocketValue {
         let now = Int64((Date().timeIntervalSince1970 * 1000).rounded())
-        let clients = server.getAllClients().sorted { $0.connectedAt < $1.connectedAt }
-        var sizes: [String: Int] = [:]
+        let cluster = server.configuration.cluster?.status
+        let nodeNames = Dictionary(cluster?.nodes.map { ($0.id, $0.name) } ?? [], uniquingKeysWith: { first, _ in first })
+        let clients = server.allClusterClients().sorted { $0.connectedAt < $1.connectedAt }
         let connections: [SocketValue] = clients.map { client in
-            let rooms = client.rooms()
-            for room in rooms { sizes[room, default: 0] += 1 }
-            return [
+            var fields: OrderedDictionary<SocketKey, SocketValue> = [
                 "id": .string(client.id), "userId": .string(client.userId), "username": .string(client.username),
-                "rooms": .array(rooms.map(SocketValue.string)), "connectedAt": .int(client.connectedAt),
+                "rooms": .array(client.rooms.map(SocketValue.string)), "connectedAt": .int(client.connectedAt),
             ]
+            if cluster != nil { fields["node"] = .string(nodeNames[client.node] ?? client.node) }
+            return .object(fields)
         }
         let rooms: [SocketValue] = server.rooms().map { room in
             [
-                "id": .string(room.id), "name": .string(room.name), "size": .int(Int64(sizes[room.id] ?? 0)),
+                "id": .string(room.id), "name": .string(room.name), "size": .int(Int64(room.size())),
                 "maxSize": room.maxSize.map { .int(Int64($0)) } ?? .null,
                 "eventsPerMinute": .int(Int64(activity.eventsPerMinute(room.id, now: now))),
                 "configured": .bool(server.configuration.rooms[room.id] != nil), "listed": .bool(room.isListed),
@@ -136,7 +134,12 @@ struct AdminDashboard: Sendable {
             return .object(fields)
         }
         let store = server.historyStoreStatus
+        var clusterView: SocketValue = .null
+        if let cluster {
+            clusterView = ["node": .string(cluster.node), "nodes": .array(cluster.nodes.map { .string($0.name) })]
+        }
         return [
+            "cluster": clusterView,
             "server": ["uptimeSeconds": .int(Int64(-activity.startedAt.timeIntervalSinceNow)), "startedAt": .int(Int64(activity.startedAt.timeIntervalSince1970 * 1000))],
             "connections": .array(connections),
             "rooms": .array(rooms),

@@ -40,7 +40,7 @@ public final class PostgresClusterLink: ClusterLink {
     public var nodeID: String? { membership.node?.id }
 
     public var status: ClusterStatus {
-        ClusterStatus(node: membership.configuration.nodeName, nodeID: membership.node?.id, nodes: membership.nodes.map(\.name))
+        ClusterStatus(node: membership.configuration.nodeName, nodeID: membership.node?.id, nodes: membership.nodes.map { .init(id: $0.id, name: $0.name) })
     }
 
     /// A link through the database of `url`, its tables in `schema` (the history store's).

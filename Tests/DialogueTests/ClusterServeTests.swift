@@ -26,7 +26,10 @@ struct ClusterServeTests {
         cluster:
           heartbeatInterval: 500ms
           nodeTimeout: 2s
+        admin:
+          token: \(adminToken)
         """
+    static let adminToken = "cluster-test-admin-token-0123456789"
 
     /// Starts three nodes sharing a fresh schema and runs `body` with their URLs; stops them afterwards.
     /// With `configuration`, the nodes read it (a file; the store and names come from the command line).
@@ -135,7 +138,7 @@ struct ClusterServeTests {
         }
     }
 
-    @Test("presence, room size and who is where answer for the cluster; a killed node's users leave once", .timeLimit(.minutes(2)))
+    @Test("presence, room size and who is where answer for the cluster; the admin API closes a connection of another node; a killed node's users leave once", .timeLimit(.minutes(2)))
     func clusterWidePresence() async throws {
         try await withCluster(configuration: Self.chatConfiguration) { nodes, urls in
             func member(_ url: String, _ user: String) async throws -> (DialogueClient, RoomContext) {
@@ -162,6 +165,15 @@ struct ClusterServeTests {
             await alice1.disconnect()
             try await eventually("alice's first tab is gone") { (try? await bob.listRooms())?.first { $0.id == "general" }?.size == 3 }
             #expect(!left.all.contains("alice"), "alice is still there, on node 2")
+
+            // Any node's admin API lists every node's connections and closes one of another node.
+            let admin = ["Authorization": "Bearer \(Self.adminToken)"]
+            let state = try await httpRequest("GET", urls[2] + "/admin/api/state", headers: admin)
+            let connections = (state.json as? [String: Any])?["connections"] as? [[String: Any]] ?? []
+            #expect(Set(connections.map { "\($0["userId"] ?? "")@\($0["node"] ?? "")" }) == ["bob@n3", "carol@n2", "alice@n2"])
+            let aliceOnTwo = try #require(connections.first { $0["userId"] as? String == "alice" }?["id"] as? String)
+            #expect(try await httpRequest("POST", urls[2] + "/admin/api/clients/\(aliceOnTwo)/disconnect", headers: admin).status == 200)
+            try await left.wait { $0.contains("alice") }
 
             try await eventually("/ready lists the three nodes") { (try? await Self.readyNodes(urls[2])) == ["n1", "n2", "n3"] }
             nodes[1].kill()

@@ -34,10 +34,20 @@ public struct ClusterStatus: Sendable, Equatable {
     public var node: String
     /// This node's id, once it joined; `nil` while it is not (yet, or again) a member.
     public var nodeID: String?
-    /// The names of the nodes it knows of, itself included, by the time they joined.
-    public var nodes: [String]
+    /// The nodes it knows of, itself included, by the time they joined.
+    public var nodes: [Node]
 
-    public init(node: String, nodeID: String?, nodes: [String]) {
+    public struct Node: Sendable, Equatable {
+        public var id: String
+        public var name: String
+
+        public init(id: String, name: String) {
+            self.id = id
+            self.name = name
+        }
+    }
+
+    public init(node: String, nodeID: String?, nodes: [Node]) {
         self.node = node
         self.nodeID = nodeID
         self.nodes = nodes

@@ -25,8 +25,9 @@ public struct ClusterClient: Sendable, Equatable {
     }
 }
 
-/// What a node tells the others about its clients, in order. A node that starts asks the others for their
-/// snapshots; a node that joined again (it had been removed) sends its own.
+/// What a node tells the others about its clients, in order — and what it asks of the node that has a
+/// client. A node that starts asks the others for their snapshots; a node that joined again (it had been
+/// removed) sends its own.
 public enum RosterChange: Sendable, Equatable {
     case connected(ClusterClient)
     case joined(clientId: String, roomId: String)
@@ -36,6 +37,10 @@ public enum RosterChange: Sendable, Equatable {
     case snapshot([ClusterClient])
     /// Asks every node for its snapshot.
     case snapshotRequested
+    /// Asks the node that has this connection to close it.
+    case disconnectRequested(clientId: String)
+    /// Asks every node to take the user's connections out of these rooms (`leaveAll`).
+    case leaveRequested(userId: String, roomIds: [String])
 }
 
 /// The clients of the other nodes, kept from their roster changes: the only owner of that view. Local
@@ -56,7 +61,7 @@ final class ClusterRoster: Sendable {
             case .left(let clientId, let roomId): state.nodes[node]?[clientId]?.rooms.remove(roomId)
             case .disconnected(let clientId): state.nodes[node]?[clientId] = nil
             case .snapshot(let clients): state.nodes[node] = OrderedDictionary(uniqueKeysWithValues: clients.map { ($0.id, $0) })
-            case .snapshotRequested: break
+            case .snapshotRequested, .disconnectRequested, .leaveRequested: break
             }
         }
     }
@@ -117,6 +122,9 @@ extension RosterChange {
         case .disconnected(let clientId): ["change": "disconnected", "clientId": .string(clientId)]
         case .snapshot(let clients): ["change": "snapshot", "clients": .array(clients.map(\.socketValue))]
         case .snapshotRequested: ["change": "snapshotRequested"]
+        case .disconnectRequested(let clientId): ["change": "disconnectRequested", "clientId": .string(clientId)]
+        case .leaveRequested(let userId, let roomIds):
+            ["change": "leaveRequested", "userId": .string(userId), "roomIds": .array(roomIds.map(SocketValue.string))]
         }
     }
 
@@ -133,6 +141,10 @@ extension RosterChange {
         case "snapshot": guard let clients = value["clients"]?.arrayValue else { return nil }
             self = .snapshot(clients.compactMap(ClusterClient.init(socketValue:)))
         case "snapshotRequested": self = .snapshotRequested
+        case "disconnectRequested": guard let clientId = value["clientId"]?.stringValue else { return nil }
+            self = .disconnectRequested(clientId: clientId)
+        case "leaveRequested": guard let userId = value["userId"]?.stringValue, let roomIds = value["roomIds"]?.arrayValue else { return nil }
+            self = .leaveRequested(userId: userId, roomIds: roomIds.compactMap(\.stringValue))
         default: return nil
         }
     }
