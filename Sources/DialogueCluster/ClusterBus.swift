@@ -123,11 +123,14 @@ public final class ClusterBus: Service, Sendable {
             await cancelWhenGracefulShutdown {
                 var horizon = start.horizon
                 // Rows held back by an older transaction still running: no notification will come when it
-                // ends, so the reader looks again, soon at first (1 ms, doubling up to the poll interval).
+                // ends, so the reader looks again, soon (1 ms). The wait doubles, up to the poll interval,
+                // only while the horizon stands still (a long transaction); it is short again as soon as the
+                // horizon moves, so steady traffic — where some append is always in flight — is never read late.
                 var recheck = Duration.milliseconds(1)
                 for await _ in self.wakes {
                     do {
                         let (next, heldBack) = try await self.read(after: horizon)
+                        if next != horizon { recheck = .milliseconds(1) }
                         horizon = next
                         if heldBack {
                             let delay = recheck
