@@ -251,10 +251,12 @@ extension DialogueServer {
         return handle
     }
 
-    /// Announces a new room (`dialogue:roomCreated` to everyone, if it is listed) and runs `rooms.onCreated`.
-    func announceCreated(_ room: Room) async {
+    /// Announces a new room (`dialogue:roomCreated` to everyone, if it is listed) and runs `rooms.onCreated`
+    /// — unless the room was made on another node of the cluster, which runs the hook.
+    func announceCreated(_ room: Room, fromCluster: Bool = false) async {
         if room.isListed { await namespace.emit("dialogue:roomCreated", room.announcement) }
         logger.debug("room created", metadata: ["dialogue.room": .string(room.id)])
+        guard !fromCluster else { return }
         await runHook("rooms.onCreated") { try await configuration.hooks.rooms.onCreated?(room) }
     }
 
@@ -262,8 +264,11 @@ extension DialogueServer {
     /// to everyone (listed rooms) or to its former participants, and `rooms.onDeleted` runs.
     /// A room deleted (rather than an empty template room removed) also has its stored history deleted and
     /// starts a new epoch if it is made again.
+    ///
+    /// In a cluster, deleting a room made at run time deletes it on every node. A deletion that comes
+    /// `fromCluster` leaves the shared store and the hooks to the node it was made on.
     @discardableResult
-    func removeRoom(_ id: String, ifEmpty: Bool = false) async -> Bool {
+    func removeRoom(_ id: String, ifEmpty: Bool = false, fromCluster: Bool = false) async -> Bool {
         let removed = state.withLock { state -> (RoomState, [ConnectedClient])? in
             guard let room = state.rooms[id], !ifEmpty || room.members.isEmpty else { return nil }
             state.rooms[id] = nil
@@ -280,9 +285,14 @@ extension DialogueServer {
             return (room, members)
         }
         guard let (room, members) = removed else { return false }
-        await cleanup(roomLogs.forget(id))
-        if !ifEmpty { await resetLog(id) }
+        let forgotten = roomLogs.forget(id)
+        if !fromCluster {
+            await cleanup(forgotten)
+            if !ifEmpty { await resetLog(id) }
+            if !ifEmpty, room.origin == .client || room.origin == .server { tellCluster(.roomDeleted(roomId: id)) }
+        }
         for client in members {
+            tellCluster(.left(clientId: client.id, roomId: id))
             await runHook("clients.onLeft") { try await configuration.hooks.clients.onLeft?(client, id) }
         }
         if room.configuration.isListed {
@@ -291,6 +301,7 @@ extension DialogueServer {
             for client in members { client.socket.emit("dialogue:roomDeleted", ["roomId": .string(id)]) }
         }
         logger.debug("room deleted", metadata: ["dialogue.room": .string(id)])
+        guard !fromCluster else { return true }
         await runHook("rooms.onDeleted") { try await configuration.hooks.rooms.onDeleted?(id) }
         return true
     }

@@ -52,6 +52,8 @@ extension DialogueServer {
             case .roster(.snapshotRequested, _): tellCluster(.snapshot(localRoster()))
             case .roster(.disconnectRequested(let clientId), _): state.withLock { $0.clients[clientId]?.client }?.disconnect()
             case .roster(.leaveRequested(let userId, let roomIds), _): await leaveLocally(userId, roomIds)
+            case .roster(.clientRoomCreated(let room), _): await makeClientRoom(room)
+            case .roster(.roomDeleted(let roomId), _): await removeRoom(roomId, fromCluster: true)
             case .roster(let change, let node): roster.apply(change, from: node)
             case .nodeLeft(let node, let announcedHere): await nodeLeft(node, announcedHere: announcedHere)
             case .rejoined: tellCluster(.snapshot(localRoster()))

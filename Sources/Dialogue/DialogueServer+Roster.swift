@@ -86,6 +86,22 @@ extension DialogueServer {
         }
     }
 
+    /// Makes a room a client of another node made, from this node's client-room template.
+    func makeClientRoom(_ made: ClientRoom) async {
+        var room = configuration.clientRooms.template
+        room.name = made.name
+        room.description = made.description
+        room.maxSize = made.maxSize
+        let handle = state.withLock { state -> Room? in
+            guard state.rooms[made.id] == nil else { return nil }
+            let created = RoomState(configuration: room, createdById: made.createdById, origin: .client)
+            state.rooms[made.id] = created
+            state.roomsCreatedByUser[made.createdById, default: 0] += 1
+            return Room(id: made.id, state: created, server: self)
+        }
+        if let handle { await announceCreated(handle, fromCluster: true) }
+    }
+
     /// How many connections of other nodes joined `roomId`.
     func remoteMemberCount(_ roomId: String) -> Int {
         configuration.cluster == nil ? 0 : roster.memberCount(roomId)

@@ -213,6 +213,7 @@ extension DialogueServer {
             state.roomsCreatedByUser[client.userId] = count + 1
         }
         logger.info("room created by a client", metadata: ["dialogue.room": .string(id), "dialogue.user": .string(client.userId)])
+        tellCluster(.clientRoomCreated(ClientRoom(id: id, name: room.name, description: room.description, maxSize: room.maxSize, createdById: client.userId)))
         return ["room": created.announcement]
     }
 }

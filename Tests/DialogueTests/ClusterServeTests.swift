@@ -172,9 +172,15 @@ struct ClusterServeTests {
 
             // Any node's admin API lists every node's connections and closes one of another node.
             let admin = ["Authorization": "Bearer \(Self.adminToken)"]
-            let state = try await httpRequest("GET", urls[2] + "/admin/api/state", headers: admin)
-            let connections = (state.json as? [String: Any])?["connections"] as? [[String: Any]] ?? []
-            #expect(Set(connections.map { "\($0["userId"] ?? "")@\($0["node"] ?? "")" }) == ["bob@n3", "carol@n2", "alice@n2"])
+            func listed() async -> [[String: Any]] {
+                let state = try? await httpRequest("GET", urls[2] + "/admin/api/state", headers: admin)
+                return (state?.json as? [String: Any])?["connections"] as? [[String: Any]] ?? []
+            }
+            // Node names come with the membership's next look (at most a heartbeat later than the connections).
+            try await eventually("node 3's dashboard lists every connection with its node") {
+                Set(await listed().map { "\($0["userId"] ?? "")@\($0["node"] ?? "")" }) == ["bob@n3", "carol@n2", "alice@n2"]
+            }
+            let connections = await listed()
             let aliceOnTwo = try #require(connections.first { $0["userId"] as? String == "alice" }?["id"] as? String)
             #expect(try await httpRequest("POST", urls[2] + "/admin/api/clients/\(aliceOnTwo)/disconnect", headers: admin).status == 200)
             try await left.wait { $0.contains("alice") }
@@ -218,6 +224,29 @@ struct ClusterServeTests {
                 #expect(offsets.count == 3 && zip(offsets, offsets.dropFirst()).allSatisfy { $0 < $1 })
             }
             await writer.client.disconnect()
+        }
+    }
+
+    @Test("a room a client makes on one node exists on every node; deleting it removes it everywhere", .timeLimit(.minutes(2)))
+    func clientRoomsExistOnEveryNode() async throws {
+        try await withCluster { _, urls in
+            let creator = DialogueClient(configuration: .init(url: urls[0], auth: ["userId": "maker"], reconnection: false), logger: testLogger)
+            let visitor = DialogueClient(configuration: .init(url: urls[2], auth: ["userId": "visitor"], reconnection: false), logger: testLogger)
+            _ = try await creator.join("general")
+            _ = try await visitor.join("general")
+            let deleted = Recorder<String>()
+            _ = visitor.roomDeleted.observe { deleted.append($0) }
+            _ = try await creator.createRoom(id: "side", name: "Side room", maxSize: 5)
+            try await eventually("node 3 lists the room node 1 made") { (try? await visitor.listRooms())?.contains { $0.id == "side" } == true }
+            let listed = try #require(try await visitor.listRooms().first { $0.id == "side" })
+            #expect(listed.name == "Side room" && listed.maxSize == 5 && listed.createdById == "maker")
+            _ = try await visitor.join("side")
+            try await eventually("node 1 counts the visitor of node 3") { (try? await creator.listRooms())?.first { $0.id == "side" }?.size == 1 }
+            try await creator.deleteRoom("side")
+            try await deleted.wait { $0.contains("side") }
+            try await eventually("gone from node 3") { (try? await visitor.listRooms())?.contains { $0.id == "side" } == false }
+            await creator.disconnect()
+            await visitor.disconnect()
         }
     }
 

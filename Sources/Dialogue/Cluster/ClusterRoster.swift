@@ -41,6 +41,27 @@ public enum RosterChange: Sendable, Equatable {
     case disconnectRequested(clientId: String)
     /// Asks every node to take the user's connections out of these rooms (`leaveAll`).
     case leaveRequested(userId: String, roomIds: [String])
+    /// A client made a room (`dialogue:createRoom`): every node makes it from its client-room template.
+    case clientRoomCreated(ClientRoom)
+    /// A room made at run time was deleted: it goes on every node.
+    case roomDeleted(roomId: String)
+}
+
+/// A room a client made, as the nodes tell each other (the rest comes from the client-room template).
+public struct ClientRoom: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var description: String?
+    public var maxSize: Int?
+    public var createdById: String
+
+    public init(id: String, name: String, description: String?, maxSize: Int?, createdById: String) {
+        self.id = id
+        self.name = name
+        self.description = description
+        self.maxSize = maxSize
+        self.createdById = createdById
+    }
 }
 
 /// The clients of the other nodes, kept from their roster changes: the only owner of that view. Local
@@ -61,7 +82,7 @@ final class ClusterRoster: Sendable {
             case .left(let clientId, let roomId): state.nodes[node]?[clientId]?.rooms.remove(roomId)
             case .disconnected(let clientId): state.nodes[node]?[clientId] = nil
             case .snapshot(let clients): state.nodes[node] = OrderedDictionary(uniqueKeysWithValues: clients.map { ($0.id, $0) })
-            case .snapshotRequested, .disconnectRequested, .leaveRequested: break
+            case .snapshotRequested, .disconnectRequested, .leaveRequested, .clientRoomCreated, .roomDeleted: break
             }
         }
     }
@@ -125,6 +146,13 @@ extension RosterChange {
         case .disconnectRequested(let clientId): ["change": "disconnectRequested", "clientId": .string(clientId)]
         case .leaveRequested(let userId, let roomIds):
             ["change": "leaveRequested", "userId": .string(userId), "roomIds": .array(roomIds.map(SocketValue.string))]
+        case .clientRoomCreated(let room):
+            [
+                "change": "clientRoomCreated", "id": .string(room.id), "name": .string(room.name),
+                "description": room.description.map(SocketValue.string) ?? .null, "maxSize": room.maxSize.map { .int(Int64($0)) } ?? .null,
+                "createdById": .string(room.createdById),
+            ]
+        case .roomDeleted(let roomId): ["change": "roomDeleted", "roomId": .string(roomId)]
         }
     }
 
@@ -145,6 +173,13 @@ extension RosterChange {
             self = .disconnectRequested(clientId: clientId)
         case "leaveRequested": guard let userId = value["userId"]?.stringValue, let roomIds = value["roomIds"]?.arrayValue else { return nil }
             self = .leaveRequested(userId: userId, roomIds: roomIds.compactMap(\.stringValue))
+        case "clientRoomCreated":
+            guard let id = value["id"]?.stringValue, let name = value["name"]?.stringValue, let creator = value["createdById"]?.stringValue else { return nil }
+            var maxSize: Int?
+            if case .int(let size)? = value["maxSize"] { maxSize = Int(size) }
+            self = .clientRoomCreated(ClientRoom(id: id, name: name, description: value["description"]?.stringValue, maxSize: maxSize, createdById: creator))
+        case "roomDeleted": guard let roomId = value["roomId"]?.stringValue else { return nil }
+            self = .roomDeleted(roomId: roomId)
         default: return nil
         }
     }
