@@ -246,6 +246,7 @@ let package = Package(
                 "Dialogue", "DialogueEvents", "DialogueHistory", "DialogueHistorySQLite", "DialogueHistoryPostgres", "DialogueCluster", "EngineIOServer", "SocketIO",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

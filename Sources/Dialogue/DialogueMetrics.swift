@@ -93,8 +93,8 @@ extension DialogueServer {
         return configuration.roomTemplates.first { $0.matches(roomId) }?.pattern ?? "runtime"
     }
 
-    /// Sets the gauges (connections, rooms, configured rooms' members, history store state) to their
-    /// values now; call before each scrape.
+    /// Sets the gauges (connections, rooms, configured rooms' members, history store state, cluster
+    /// membership) to their values now; call before each scrape. In a cluster they are the node's own.
     public func recordGauges() {
         let (connections, rooms, members) = state.withLock { state in
             (state.clients.count, state.rooms.count, configuration.rooms.keys.map { ($0, state.rooms[$0]?.members.count ?? 0) })
@@ -106,6 +106,10 @@ extension DialogueServer {
         if store.configured {
             metrics.gauge("dialogue_history_pending_events", store.pendingEvents)
             metrics.gauge("dialogue_history_store_healthy", store.healthy ? 1 : 0)
+        }
+        if let cluster = configuration.cluster?.status {
+            metrics.gauge("dialogue_cluster_nodes", cluster.nodes.count)
+            metrics.gauge("dialogue_cluster_member", cluster.nodeID == nil ? 0 : 1)
         }
     }
 }

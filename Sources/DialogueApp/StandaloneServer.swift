@@ -45,7 +45,7 @@ public struct StandaloneServer: Sendable {
                 .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5), .milliseconds(5),
                 .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1),
             ]
-            configuration.metricsFactory = factory
+            configuration.metricsFactory = settings.cluster.map { NodeLabelledMetrics(base: factory, node: $0.nodeName) } ?? factory
         }
         let activity = ServerActivity()
         let observer = configuration.hooks.events.onTriggered

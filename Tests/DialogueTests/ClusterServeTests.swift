@@ -186,6 +186,9 @@ struct ClusterServeTests {
             try await left.wait { $0.contains("alice") }
 
             try await eventually("/ready lists the three nodes") { (try? await Self.readyNodes(urls[2])) == ["n1", "n2", "n3"] }
+            let metrics = try await httpRequest("GET", urls[2] + "/metrics").body
+            #expect(metrics.contains(#"dialogue_cluster_nodes{node="n3"} 3"#), "every metric carries the node")
+            #expect(metrics.contains(#"dialogue_events_in_total{room="general",event="user:joined",node="n3"}"#))
             nodes[1].kill()
             try await left.wait(timeout: .seconds(20)) { $0.contains("alice") && $0.contains("carol") }
             try await eventually("/ready forgets the lost node") { (try? await Self.readyNodes(urls[2])) == ["n1", "n3"] }
