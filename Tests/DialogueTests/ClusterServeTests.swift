@@ -253,6 +253,72 @@ struct ClusterServeTests {
         }
     }
 
+    @Test("long-polling through HAProxy (Docs/examples/haproxy-cluster.cfg): sticky by its cookie; a request at the wrong node fails at once", .timeLimit(.minutes(2)))
+    func longPollingBehindTheDocumentedLoadBalancer() async throws {
+        let haproxy = try #require(
+            ["/usr/sbin/haproxy", "/usr/bin/haproxy"].first { FileManager.default.isExecutableFile(atPath: $0) }, "haproxy is not installed: run ./scripts/test"
+        )
+        try await withCluster { _, urls in
+            let port = Self.freePort()
+            let balancer = Process()
+            balancer.executableURL = URL(fileURLWithPath: haproxy)
+            balancer.arguments = ["-db", "-f", InteropPython.packageRoot.appendingPathComponent("Docs/examples/haproxy-cluster.cfg").path]
+            var environment = ProcessInfo.processInfo.environment
+            environment["DIALOGUE_LB"] = "127.0.0.1:\(port)"
+            for (index, url) in urls.enumerated() { environment["DIALOGUE_NODE\(index + 1)"] = String(url.dropFirst("http://".count)) }
+            balancer.environment = environment
+            balancer.standardOutput = FileHandle.nullDevice
+            balancer.standardError = FileHandle.nullDevice
+            try balancer.run()
+            defer { kill(balancer.processIdentifier, SIGKILL) }
+            let base = "http://127.0.0.1:\(port)/socket.io/?EIO=4&transport=polling"
+            var handshake: HTTPReply?
+            try await eventually("HAProxy answers") {
+                handshake = try? await httpRequest("GET", base)
+                return handshake?.status == 200
+            }
+            let opened = try #require(handshake)
+            let sid = try #require(opened.body.firstMatch(of: /"sid":"([^"]+)"/)?.output.1).description
+            let cookie = try #require(opened.headers["set-cookie"]?.split(separator: ";").first.map(String.init))
+            #expect(cookie.hasPrefix("DIALOGUE_NODE=node"), "the balancer names the session's node: \(cookie)")
+            let session = "\(base)&sid=\(sid)"
+            // With the cookie every request reaches the session's node: connect, then a request and its answer.
+            #expect(try await httpRequest("POST", session, headers: ["Cookie": cookie], body: "40").status == 200)
+            let connected = try await httpRequest("GET", session, headers: ["Cookie": cookie])
+            #expect(connected.status == 200 && connected.body.contains("40{"))
+            #expect(try await httpRequest("POST", session, headers: ["Cookie": cookie], body: #"421["dialogue:listRooms",{}]"#).status == 200)
+            var answers = ""
+            try await eventually("the answer to dialogue:listRooms") {
+                answers += (try? await httpRequest("GET", session, headers: ["Cookie": cookie]).body) ?? ""
+                return answers.contains("431[")
+            }
+            // Without it, round-robin sends requests to the other nodes, which refuse the session at once.
+            var refused = 0
+            for _ in 1...3 {
+                let stray = try await httpRequest("POST", session, body: #"42["dialogue:listRooms",{}]"#)
+                if stray.status == 400 && stray.body.contains("Session ID unknown") { refused += 1 }
+            }
+            #expect(refused >= 1, "a request at a node that does not know the session fails fast")
+        }
+    }
+
+    /// A loopback port nobody listens on now (the kernel's choice for a socket bound to port 0).
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                _ = bind(fd, raw, length)
+                _ = getsockname(fd, raw, &length)
+            }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
     /// Restarts the throwaway PostgreSQL (`DIALOGUE_POSTGRES_RESTART`, set by ./scripts/test). Only safe in
     /// the suite ./scripts/test runs on its own, after the others.
     static func restartPostgreSQL() throws {

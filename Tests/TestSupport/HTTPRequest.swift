@@ -17,6 +17,8 @@ public func httpRequest(_ method: String, _ url: String, headers: [String: Strin
     guard let target = URL(string: url) else { throw URLError(.badURL) }
     var request = URLRequest(url: target)
     request.httpMethod = method
+    // Cookies only as a test sets them: no jar shared between tests.
+    request.httpShouldHandleCookies = false
     for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
     request.httpBody = body.map { Data($0.utf8) }
     let (data, response) = try await URLSession.shared.data(for: request)
