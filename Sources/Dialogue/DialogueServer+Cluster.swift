@@ -49,10 +49,12 @@ extension DialogueServer {
         for await received in link.received {
             switch received {
             case .event(let event): await deliverFromCluster(event)
-            case .roster(.snapshotRequested, _): tellCluster(.snapshot(localRoster()))
+            case .roster(.snapshotRequested, _): sendSnapshot()
             case .roster(.disconnectRequested(let clientId), _): state.withLock { $0.clients[clientId]?.client }?.disconnect()
             case .roster(.leaveRequested(let userId, let roomIds), _): await leaveLocally(userId, roomIds)
             case .roster(.clientRoomCreated(let room), _): await makeClientRoom(room)
+            case .roster(.serverRoomCreated(let roomId, let createdById, let configuration), _):
+                await makeServerRoom(roomId, createdById: createdById, configuration)
             case .roster(.roomDeleted(let roomId), _): await removeRoom(roomId, fromCluster: true)
             case .roster(let change, let node): roster.apply(change, from: node)
             case .nodeLeft(let node, let announcedHere): await nodeLeft(node, announcedHere: announcedHere)

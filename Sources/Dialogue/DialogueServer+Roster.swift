@@ -14,12 +14,31 @@ extension DialogueServer {
     /// Sends the queued roster changes, in order, until the server stops.
     func sendRoster(through link: any ClusterLink) async {
         defer { rosterSent.fire() }
+        // A change made before the node joined waits for it (the link cannot send before).
+        try? await link.waitUntilReady()
         for await change in rosterChanges {
             do {
                 try await link.send(change)
             } catch {
                 logger.error("sending a roster change to the cluster failed; the other nodes' view of this one is stale until its next snapshot",
                              metadata: ["dialogue.error": "\(error)"])
+            }
+        }
+    }
+
+    /// Answers a node that asked for snapshots: this node's clients, and the rooms made at run time it has
+    /// (the asking node makes those it lacks; every node that has a room may say so).
+    func sendSnapshot() {
+        tellCluster(.snapshot(localRoster()))
+        let made = state.withLock { state in state.rooms.filter { $0.value.origin == .client || $0.value.origin == .server } }
+        for (id, room) in made {
+            if room.origin == .client, let creator = room.createdById {
+                let configuration = room.configuration
+                tellCluster(.clientRoomCreated(ClientRoom(
+                    id: id, name: configuration.name, description: configuration.description, maxSize: configuration.maxSize, createdById: creator
+                )))
+            } else {
+                tellCluster(.serverRoomCreated(roomId: id, createdById: room.createdById, configuration: room.configuration.clusterValue))
             }
         }
     }
@@ -92,12 +111,26 @@ extension DialogueServer {
         room.name = made.name
         room.description = made.description
         room.maxSize = made.maxSize
+        await makeRoom(made.id, RoomState(configuration: room, createdById: made.createdById, origin: .client))
+    }
+
+    /// Makes a room the server API of another node made, from the configuration it sent.
+    func makeServerRoom(_ id: String, createdById: String?, _ sent: SocketValue) async {
+        guard let room = RoomConfiguration(clusterValue: sent) else {
+            logger.error("a room made on another node does not decode; it exists there only", metadata: ["dialogue.room": .string(id)])
+            return
+        }
+        await makeRoom(id, RoomState(configuration: room, createdById: createdById, origin: .server))
+    }
+
+    /// Adds a room another node made, unless one of that id exists here, and announces it to this node's
+    /// clients (the hooks ran where it was made).
+    private func makeRoom(_ id: String, _ room: RoomState) async {
         let handle = state.withLock { state -> Room? in
-            guard state.rooms[made.id] == nil else { return nil }
-            let created = RoomState(configuration: room, createdById: made.createdById, origin: .client)
-            state.rooms[made.id] = created
-            state.roomsCreatedByUser[made.createdById, default: 0] += 1
-            return Room(id: made.id, state: created, server: self)
+            guard state.rooms[id] == nil else { return nil }
+            state.rooms[id] = room
+            if room.origin == .client, let creator = room.createdById { state.roomsCreatedByUser[creator, default: 0] += 1 }
+            return Room(id: id, state: room, server: self)
         }
         if let handle { await announceCreated(handle, fromCluster: true) }
     }

@@ -242,7 +242,9 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
     /// - Throws: ``DialogueError`` `ROOM_EXISTS`.
     @discardableResult
     public func createRoom(_ id: String, _ room: RoomConfiguration, createdById: String? = nil) async throws(DialogueError) -> Room {
-        try await createRoom(id, RoomState(configuration: room, createdById: createdById, origin: .server))
+        let created = try await createRoom(id, RoomState(configuration: room, createdById: createdById, origin: .server))
+        tellCluster(.serverRoomCreated(roomId: id, createdById: createdById, configuration: room.clusterValue))
+        return created
     }
 
     /// Deletes a room (configured ones too): its participants leave it, its history goes to

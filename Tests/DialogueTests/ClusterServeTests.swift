@@ -1,5 +1,8 @@
 import Dialogue
 import DialogueClient
+import DialogueCluster
+import DialogueEvents
+import DialogueHistoryPostgres
 import Foundation
 import SocketIO
 import TestSupport
@@ -300,6 +303,42 @@ struct ClusterServeTests {
             }
             #expect(refused >= 1, "a request at a node that does not know the session fails fast")
         }
+    }
+
+    @Test("a room the server API makes on one node exists on the others (a later one too), events and rules included; deleting it removes it everywhere", .timeLimit(.minutes(2)))
+    func serverRoomsExistOnEveryNode() async throws {
+        let url = try #require(StoreKind.postgresURL, "DIALOGUE_POSTGRES_URL is not set: run ./scripts/test (it starts a throwaway PostgreSQL)")
+        let schema = "cluster_\(UUID().uuidString.prefix(8).lowercased())"
+        func node(_ name: String) throws -> DialogueServer {
+            var configuration = testConfiguration()
+            configuration.historyStore = try PostgresHistoryStore(url: url, schema: schema, logger: testLogger)
+            configuration.cluster = try PostgresClusterLink(url: url, schema: schema, configuration: ClusterConfiguration(nodeName: name), logger: testLogger)
+            return DialogueServer(configuration: configuration, logger: testLogger)
+        }
+        let one = try node("one"), two = try node("two")
+        for server in [one, two] {
+            let port = try await server.start()
+            try await eventually("node ready") { (try? await httpRequest("GET", "http://127.0.0.1:\(port)/ready"))?.status == 200 }
+        }
+        let alert = EventDefinition("alert", schema: .object(["level": .string(minLength: 1)]), description: "An alert", history: EventHistory(limit: 20))
+        let ops = RoomConfiguration(
+            name: "Ops", maxSize: 7, events: [alert], defaultSubscriptions: ["alert"], syncHistoryOnJoin: 5, isListed: false,
+            access: [.claim("role", equals: "ops")], announcesPresence: true
+        )
+        try await one.createRoom("ops", ops, createdById: "admin")
+        try await eventually("node two has the room") { two.room("ops") != nil }
+        let copy = try #require(two.room("ops"))
+        #expect(copy.name == "Ops" && copy.maxSize == 7 && !copy.isListed && copy.createdById == "admin")
+        #expect(copy.access == [.claim("role", equals: "ops")] && copy.defaultSubscriptions == ["alert"] && copy.syncHistoryOnJoin == .latest(5))
+        #expect(copy.events.map(\.name) == ["alert"] && copy.events.first?.history?.limit == 20 && copy.events.first?.description == "An alert")
+        #expect(copy.eventSchemas == one.room("ops")?.eventSchemas, "the same JSON Schema")
+        // A node that starts later gets the rooms made before it, with the others' snapshots.
+        let three = try node("three")
+        _ = try await three.start()
+        try await eventually("the late node has the room") { three.room("ops")?.maxSize == 7 }
+        await one.deleteRoom("ops")
+        try await eventually("gone from the other nodes") { two.room("ops") == nil && three.room("ops") == nil }
+        for server in [one, two, three] { try await server.stop() }
     }
 
     /// A loopback port nobody listens on now (the kernel's choice for a socket bound to port 0).

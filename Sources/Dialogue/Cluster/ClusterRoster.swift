@@ -43,6 +43,8 @@ public enum RosterChange: Sendable, Equatable {
     case leaveRequested(userId: String, roomIds: [String])
     /// A client made a room (`dialogue:createRoom`): every node makes it from its client-room template.
     case clientRoomCreated(ClientRoom)
+    /// The server API made a room (`createRoom`): every node makes it from the configuration sent.
+    case serverRoomCreated(roomId: String, createdById: String?, configuration: SocketValue)
     /// A room made at run time was deleted: it goes on every node.
     case roomDeleted(roomId: String)
 }
@@ -82,7 +84,7 @@ final class ClusterRoster: Sendable {
             case .left(let clientId, let roomId): state.nodes[node]?[clientId]?.rooms.remove(roomId)
             case .disconnected(let clientId): state.nodes[node]?[clientId] = nil
             case .snapshot(let clients): state.nodes[node] = OrderedDictionary(uniqueKeysWithValues: clients.map { ($0.id, $0) })
-            case .snapshotRequested, .disconnectRequested, .leaveRequested, .clientRoomCreated, .roomDeleted: break
+            case .snapshotRequested, .disconnectRequested, .leaveRequested, .clientRoomCreated, .serverRoomCreated, .roomDeleted: break
             }
         }
     }
@@ -152,6 +154,11 @@ extension RosterChange {
                 "description": room.description.map(SocketValue.string) ?? .null, "maxSize": room.maxSize.map { .int(Int64($0)) } ?? .null,
                 "createdById": .string(room.createdById),
             ]
+        case .serverRoomCreated(let roomId, let createdById, let configuration):
+            [
+                "change": "serverRoomCreated", "roomId": .string(roomId), "createdById": createdById.map(SocketValue.string) ?? .null,
+                "configuration": configuration,
+            ]
         case .roomDeleted(let roomId): ["change": "roomDeleted", "roomId": .string(roomId)]
         }
     }
@@ -178,6 +185,9 @@ extension RosterChange {
             var maxSize: Int?
             if case .int(let size)? = value["maxSize"] { maxSize = Int(size) }
             self = .clientRoomCreated(ClientRoom(id: id, name: name, description: value["description"]?.stringValue, maxSize: maxSize, createdById: creator))
+        case "serverRoomCreated":
+            guard let roomId = value["roomId"]?.stringValue, let configuration = value["configuration"] else { return nil }
+            self = .serverRoomCreated(roomId: roomId, createdById: value["createdById"]?.stringValue, configuration: configuration)
         case "roomDeleted": guard let roomId = value["roomId"]?.stringValue else { return nil }
             self = .roomDeleted(roomId: roomId)
         default: return nil
