@@ -6,16 +6,11 @@ import Logging
 /// order, then sent; the other nodes deliver them in the same order, filling from the store any offset they
 /// have not seen yet. Events without history are delivered here, then sent.
 extension DialogueServer {
-    /// The shared store, when the server is one node of a cluster.
-    var sharedStore: (any SharedHistoryStore)? {
-        configuration.cluster == nil ? nil : configuration.historyStore as? any SharedHistoryStore
-    }
-
     /// Checks the configuration (a cluster needs a shared store), waits until events the other nodes send
     /// from now on will arrive, then — after the store is open — delivers them until the link ends.
     func startCluster(in group: inout ThrowingTaskGroup<Void, any Error>) async throws {
         guard let link = configuration.cluster else { return }
-        guard sharedStore != nil else {
+        guard sharedAppends != nil else {
             throw DialogueError(.invalidRequest, "a cluster needs a history store the nodes share (PostgreSQL); this one is not")
         }
         group.addTask {
@@ -66,7 +61,7 @@ extension DialogueServer {
     /// Delivers an event another node delivered: a kept one in offset order, once.
     private func deliverFromCluster(_ event: ClusterEvent) async {
         let message = event.message
-        if let epoch = event.epoch, let offset = message.offset, let store = sharedStore {
+        if let epoch = event.epoch, let offset = message.offset, let store = sharedAppends?.store {
             let limit = historyLimit(roomId: message.roomId, eventName: message.event)
             // The node that triggered it hands its evictions to `events.onCleanup`; memory here just forgets.
             let stored = StoredEvent(offset: offset, epoch: epoch, message: message)
@@ -82,14 +77,14 @@ extension DialogueServer {
     /// If the store fails, the event is delivered without an offset (it is not kept) and `persisted` is
     /// `false`. Returns the message as delivered.
     func deliverShared(
-        _ message: AnyEventMessage, _ shared: AdmittedTrigger.Shared, from appends: SharedAppends, store: any SharedHistoryStore
+        _ message: AnyEventMessage, _ shared: AdmittedTrigger.Shared, from appends: SharedAppends
     ) async -> (message: AnyEventMessage, recipients: Int, persisted: Bool) {
         let started = ContinuousClock.now
         switch await appends.numbered(shared.ticket) {
         case .success(let stored):
             metrics.storeAppend(after: .now - started, failed: false)
             // Claimed by nobody else: the offset is new.
-            let (recipients, evictions) = await deliverInOrder(stored, limit: shared.limit, from: store) ?? (0, [])
+            let (recipients, evictions) = await deliverInOrder(stored, limit: shared.limit, from: appends.store) ?? (0, [])
             await cleanup(evictions)
             return (stored.messageWithOffset, recipients, true)
         case .failure(let error):

@@ -188,11 +188,12 @@ extension DialogueServer {
         var persisted = true
         if let log = trigger.log {
             (recipients, persisted) = await deliverLogged(message, log)
-        } else if let shared = trigger.shared, let store = sharedStore, let sharedAppends {
-            (message, recipients, persisted) = await deliverShared(message, shared, from: sharedAppends, store: store)
+        } else if let shared = trigger.shared, let sharedAppends {
+            (message, recipients, persisted) = await deliverShared(message, shared, from: sharedAppends)
         } else {
             recipients = await broadcast(message)
-            await sendToCluster([ClusterEvent(message: message, epoch: nil)])
+            // One node: nothing to send, nothing built.
+            if configuration.cluster != nil { await sendToCluster([ClusterEvent(message: message, epoch: nil)]) }
         }
         metrics.delivered(room: metricsLabel(roomId: roomId), event: trigger.metricsEvent, recipients: recipients, after: .now - trigger.started)
         let hooks = configuration.hooks.events

@@ -20,7 +20,8 @@ final class SharedAppends: Sendable {
     }
 
     private let state = Mutex(State())
-    private let store: any SharedHistoryStore
+    /// The store the nodes share: it numbers the queue's events, and the others' events are read from it.
+    let store: any SharedHistoryStore
     /// Sends a numbered batch to the other nodes (the server logs a failure).
     private let send: @Sendable ([ClusterEvent]) async -> Void
     /// Makes the epoch of a room the store has no log for.
