@@ -6,8 +6,9 @@ import Logging
 /// order, then sent; the other nodes deliver them in the same order, filling from the store any offset they
 /// have not seen yet. Events without history are delivered here, then sent.
 extension DialogueServer {
-    /// Checks the configuration (a cluster needs a shared store), waits until events the other nodes send
-    /// from now on will arrive, then — after the store is open — delivers them until the link ends.
+    /// Checks the configuration (a cluster needs a shared store), starts the link and the roster sender,
+    /// and waits until what the other nodes send from now on will arrive (``receiveFromCluster()`` delivers
+    /// it, once the store is open).
     func startCluster(in group: inout ThrowingTaskGroup<Void, any Error>) async throws {
         guard let link = configuration.cluster else { return }
         guard sharedAppends != nil else {
