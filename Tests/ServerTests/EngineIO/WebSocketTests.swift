@@ -50,11 +50,12 @@ struct WebSocketTests {
     }
 
     @Test func pongsKeepTheWebSocketAlive() async throws {
-        // Twelve pings 200 ms apart outlast the 2 s ping timeout: without the pongs the session would close.
-        try await withEchoServer(testEngine(path: "/engine.io", pingInterval: 200, pingTimeout: 2000)) { polling, handler, _ async throws in
+        // Twenty-five pings 200 ms apart (5 s) outlast the 4 s ping timeout: without the pongs the session would
+        // close. (A 2 s timeout closed it once in a loaded two-core run, pongs and all: a 2 s scheduling stall.)
+        try await withEchoServer(testEngine(path: "/engine.io", pingInterval: 200, pingTimeout: 4000)) { polling, handler, _ async throws in
             try await RawWebSocket.withConnection(port: polling.port, Self.handshake) { socket async throws in
                 _ = try await socket.nextText()
-                for _ in 0..<12 {
+                for _ in 0..<25 {
                     #expect(try await socket.nextText(answerPings: false) == "2")
                     socket.send("3")
                 }
