@@ -332,7 +332,7 @@ let package = Package(
         .testTarget(
             name: "ClusterTests",
             dependencies: [
-                "DialogueCluster", "TestSupport",
+                "DialogueCluster", "PostgresSupport", "TestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -31,11 +31,18 @@ public struct ClusterBusConfiguration: Sendable, Equatable {
     public var retention: Duration
     /// How long a node gathers its own messages before one `NOTIFY` wakes the others. Default 1 ms.
     public var notifyDelay: Duration
+    /// How long one query of the bus (a read, a publish) may take before it is abandoned: a read is tried
+    /// again, a publish fails. Default 5 s.
+    public var queryTimeout: Duration
 
-    public init(pollInterval: Duration = .milliseconds(250), retention: Duration = .seconds(300), notifyDelay: Duration = .milliseconds(1)) {
+    public init(
+        pollInterval: Duration = .milliseconds(250), retention: Duration = .seconds(300), notifyDelay: Duration = .milliseconds(1),
+        queryTimeout: Duration = .seconds(5)
+    ) {
         self.pollInterval = pollInterval
         self.retention = retention
         self.notifyDelay = notifyDelay
+        self.queryTimeout = queryTimeout
     }
 }
 
@@ -86,11 +93,18 @@ public final class ClusterBus: Service, Sendable {
 
     /// Stores `payload` for every node; returns once it is committed. Wakes the readers soon after.
     public func publish(topic: String, payload: String) async throws {
-        try await client.query(
-            "INSERT INTO \(unescaped: schema).dialogue_cluster_outbox (origin, topic, payload) VALUES (\(nodeID), \(topic), \(payload))",
-            logger: logger
-        )
+        try await bounded {
+            _ = try await self.client.query(
+                "INSERT INTO \(unescaped: self.schema).dialogue_cluster_outbox (origin, topic, payload) VALUES (\(self.nodeID), \(topic), \(payload))",
+                logger: self.logger
+            )
+        }
         notifySoon()
+    }
+
+    /// One query within ``ClusterBusConfiguration/queryTimeout`` (see `PostgresDatabase.withDeadline`).
+    private func bounded<T: Sendable>(_ query: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await PostgresDatabase.withDeadline(configuration.queryTimeout, query)
     }
 
     /// Waits until the bus reads — its table exists and its position is taken, so messages published after
@@ -129,10 +143,11 @@ public final class ClusterBus: Service, Sendable {
                 var recheck = Duration.milliseconds(1)
                 for await _ in self.wakes {
                     do {
-                        let (next, heldBack) = try await self.read(after: horizon)
-                        if next != horizon { recheck = .milliseconds(1) }
-                        horizon = next
-                        if heldBack {
+                        let read = try await self.bounded { [horizon] in try await self.read(after: horizon) }
+                                        for message in read.messages { self.messageContinuation.yield(message) }
+                        if read.horizon != horizon { recheck = .milliseconds(1) }
+                        horizon = read.horizon
+                        if read.heldBack {
                             let delay = recheck
                             Task {
                                 try? await Task.sleep(for: delay)
@@ -152,10 +167,17 @@ public final class ClusterBus: Service, Sendable {
 
     // MARK: Reading
 
-    /// Delivers the rows of the transactions that ended since `previous` (all older rows are skipped when
-    /// `previous` is `nil`: a node starts from now); returns the new horizon, and whether rows already
-    /// visible wait behind it (written by a transaction that began after one still running).
-    private func read(after previous: Int64?) async throws -> (horizon: Int64, heldBack: Bool) {
+    /// One read of the bus: the messages of the transactions that ended since the last, the new horizon, and
+    /// whether rows already visible wait behind it (written by a transaction that began after one still running).
+    private struct Read: Sendable {
+        var horizon: Int64
+        var heldBack = false
+        var messages: [ClusterMessage] = []
+    }
+
+    /// Reads the rows of the transactions that ended since `previous` (all older rows are skipped when
+    /// `previous` is `nil`: a node starts from now).
+    private func read(after previous: Int64?) async throws -> Read {
         let rows = try await client.query("""
             WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS horizon)
             SELECT h.horizon::text::bigint,
@@ -165,12 +187,10 @@ public final class ClusterBus: Service, Sendable {
                 ON \(previous)::bigint IS NOT NULL AND o.xid >= \(previous ?? 0)::text::xid8 AND o.xid < h.horizon
             ORDER BY o.xid, o.id
             """, logger: logger)
-        var result = (horizon: previous ?? 0, heldBack: false)
+        var result = Read(horizon: previous ?? 0)
         for try await (horizon, heldBack, origin, topic, payload) in rows.decode((Int64, Bool, String?, String?, String?).self) {
-            result = (horizon, heldBack)
-            if let origin, let topic, let payload {
-                messageContinuation.yield(ClusterMessage(origin: origin, topic: topic, payload: payload))
-            }
+            (result.horizon, result.heldBack) = (horizon, heldBack)
+            if let origin, let topic, let payload { result.messages.append(ClusterMessage(origin: origin, topic: topic, payload: payload)) }
         }
         return result
     }
@@ -216,7 +236,7 @@ public final class ClusterBus: Service, Sendable {
             try? await Task.sleep(for: configuration.notifyDelay)
             notifyPending.withLock { $0 = false }
             do {
-                try await client.query("SELECT pg_notify(\(channel), \(nodeID))", logger: logger)
+                try await bounded { _ = try await self.client.query("SELECT pg_notify(\(self.channel), \(self.nodeID))", logger: self.logger) }
             } catch {
                 logger.warning("cluster bus notify failed; the others read at their next poll", metadata: ["cluster.error": "\(error)"])
             }
@@ -228,10 +248,12 @@ public final class ClusterBus: Service, Sendable {
         let seconds = configuration.retention.secondsDouble
         while (try? await Task.sleep(for: configuration.retention / 10)) != nil {
             do {
-                try await client.query(
-                    "DELETE FROM \(unescaped: schema).dialogue_cluster_outbox WHERE created_at < now() - make_interval(secs => \(seconds))",
-                    logger: logger
-                )
+                try await bounded {
+                    _ = try await self.client.query(
+                        "DELETE FROM \(unescaped: self.schema).dialogue_cluster_outbox WHERE created_at < now() - make_interval(secs => \(seconds))",
+                        logger: self.logger
+                    )
+                }
             } catch {
                 logger.warning("cluster bus sweep failed", metadata: ["cluster.error": "\(error)"])
             }

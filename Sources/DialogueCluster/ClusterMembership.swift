@@ -64,6 +64,8 @@ public final class ClusterMembership: Service, Sendable {
                     try await Task.sleep(for: self.configuration.heartbeatInterval)
                     do {
                         try await self.beat()
+                    } catch where Task.isCancelled {
+                        return
                     } catch {
                         self.logger.warning("cluster heartbeat failed", metadata: ["cluster.node": .string(self.configuration.nodeName), "cluster.error": "\(error)"])
                     }
@@ -100,12 +102,15 @@ public final class ClusterMembership: Service, Sendable {
         let name = configuration.nodeName
         let timeout = configuration.nodeTimeout.secondsDouble
         let removed = try await removeExpired(named: name)
-        let rows = try await client.query("""
-            INSERT INTO \(unescaped: schema).dialogue_cluster_nodes (node_id, name) VALUES (\(id), \(name))
-            ON CONFLICT (name) DO NOTHING RETURNING started_at
-            """, logger: logger)
-        var startedAt: Date?
-        for try await date in rows.decode(Date.self) { startedAt = date }
+        let startedAt = try await bounded {
+            let rows = try await self.client.query("""
+                INSERT INTO \(unescaped: self.schema).dialogue_cluster_nodes (node_id, name) VALUES (\(id), \(name))
+                ON CONFLICT (name) DO NOTHING RETURNING started_at
+                """, logger: self.logger)
+            var startedAt: Date?
+            for try await date in rows.decode(Date.self) { startedAt = date }
+            return startedAt
+        }
         guard let startedAt else {
             throw ClusterError(.nameTaken, "a running node is named \(name) (its heartbeat is younger than \(timeout) s)")
         }
@@ -119,12 +124,15 @@ public final class ClusterMembership: Service, Sendable {
     /// node whose own row is gone was removed by another: it reports that it left and joins again.
     func beat() async throws {
         guard let node = self.node else { throw ClusterError(.notJoined, "the node has not joined") }
-        let rows = try await client.query(
-            "UPDATE \(unescaped: schema).dialogue_cluster_nodes SET heartbeat_at = now() WHERE node_id = \(node.id) RETURNING node_id",
-            logger: logger
-        )
-        var alive = false
-        for try await _ in rows.decode(String.self) { alive = true }
+        let alive = try await bounded {
+            let rows = try await self.client.query(
+                "UPDATE \(unescaped: self.schema).dialogue_cluster_nodes SET heartbeat_at = now() WHERE node_id = \(node.id) RETURNING node_id",
+                logger: self.logger
+            )
+            var alive = false
+            for try await _ in rows.decode(String.self) { alive = true }
+            return alive
+        }
         guard alive else {
             logger.warning("this cluster node was removed by another (its heartbeat lapsed): rejoining", metadata: ["cluster.node": .string(node.name)])
             try await look(removedHere: [])
@@ -139,38 +147,52 @@ public final class ClusterMembership: Service, Sendable {
     private func removeExpired(named name: String?) async throws -> [ClusterNode] {
         let seconds = configuration.nodeTimeout.secondsDouble
         let ownID = self.node?.id ?? ""
-        let rows = try await client.query("""
-            DELETE FROM \(unescaped: schema).dialogue_cluster_nodes
-            WHERE heartbeat_at < now() - make_interval(secs => \(seconds)) AND node_id <> \(ownID)
-                AND (\(name)::text IS NULL OR name = \(name))
-            RETURNING node_id, name, started_at
-            """, logger: logger)
-        var removed: [ClusterNode] = []
-        for try await (id, name, startedAt) in rows.decode((String, String, Date).self) {
-            removed.append(ClusterNode(id: id, name: name, startedAt: startedAt))
-            logger.notice("cluster node removed: no heartbeat within the timeout", metadata: ["cluster.node": .string(name), "cluster.node_id": .string(id)])
+        let removed = try await bounded {
+            let rows = try await self.client.query("""
+                DELETE FROM \(unescaped: self.schema).dialogue_cluster_nodes
+                WHERE heartbeat_at < now() - make_interval(secs => \(seconds)) AND node_id <> \(ownID)
+                    AND (\(name)::text IS NULL OR name = \(name))
+                RETURNING node_id, name, started_at
+                """, logger: self.logger)
+            var removed: [ClusterNode] = []
+            for try await (id, name, startedAt) in rows.decode((String, String, Date).self) {
+                removed.append(ClusterNode(id: id, name: name, startedAt: startedAt))
+            }
+            return removed
+        }
+        for node in removed {
+            logger.notice("cluster node removed: no heartbeat within the timeout", metadata: ["cluster.node": .string(node.name), "cluster.node_id": .string(node.id)])
         }
         return removed
     }
 
     /// Reads the node table and reports the changes.
     private func look(removedHere: [ClusterNode]) async throws {
-        let rows = try await client.query(
-            "SELECT node_id, name, started_at FROM \(unescaped: schema).dialogue_cluster_nodes", logger: logger
-        )
-        var listed: [ClusterNode] = []
-        for try await (id, name, startedAt) in rows.decode((String, String, Date).self) {
-            listed.append(ClusterNode(id: id, name: name, startedAt: startedAt))
+        let listed = try await bounded {
+            let rows = try await self.client.query(
+                "SELECT node_id, name, started_at FROM \(unescaped: self.schema).dialogue_cluster_nodes", logger: self.logger
+            )
+            var listed: [ClusterNode] = []
+            for try await (id, name, startedAt) in rows.decode((String, String, Date).self) {
+                listed.append(ClusterNode(id: id, name: name, startedAt: startedAt))
+            }
+            return listed
         }
         let changes = state.withLock { $0.view.update(listed: listed, removedHere: removedHere) }
         for change in changes { continuation.yield(change) }
+    }
+
+    /// One query within the heartbeat interval (see `PostgresDatabase.withDeadline`): a query the driver lost
+    /// fails the heartbeat instead of stopping every later one.
+    private func bounded<T: Sendable>(_ query: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await PostgresDatabase.withDeadline(configuration.heartbeatInterval, query)
     }
 
     /// Removes this node's row (graceful stop): the others see it leave at their next heartbeat.
     private func leave() async {
         guard let node = state.withLock({ $0.node.take() }) else { return }
         do {
-            try await client.query("DELETE FROM \(unescaped: schema).dialogue_cluster_nodes WHERE node_id = \(node.id)", logger: logger)
+            try await bounded { _ = try await self.client.query("DELETE FROM \(unescaped: self.schema).dialogue_cluster_nodes WHERE node_id = \(node.id)", logger: self.logger) }
             logger.info("cluster node left", metadata: ["cluster.node": .string(node.name)])
         } catch {
             logger.warning("cluster node could not remove itself; the others will after the timeout", metadata: ["cluster.error": "\(error)"])
