@@ -51,22 +51,13 @@ struct BrowserClientTests {
             }
         } onServerRunning: { port.set($0) }
         let group = ServiceGroup(services: [app, dialogue], logger: testLogger)
-        let profile = FileManager.default.temporaryDirectory.appendingPathComponent("dialogue-chromium-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: profile) }
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
-            let url = "http://127.0.0.1:\(try await port.value())/browser-test"
-            let browser = Process()
-            browser.executableURL = URL(fileURLWithPath: chromium)
-            browser.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=\(profile.path)", url]
-            browser.standardOutput = FileHandle.nullDevice
-            browser.standardError = FileHandle.nullDevice
-            try browser.run()
-            defer { browser.terminate() }
+            let browser = try HeadlessChromium(chromium, opening: "http://127.0.0.1:\(try await port.value())/browser-test")
+            defer { browser.close() }
             let report = try await result.value(timeout: .seconds(60))
             // The browser's keep-alive connections would hold the server's graceful shutdown open.
-            browser.terminate()
-            browser.waitUntilExit()
+            browser.close()
             #expect(report["connect"] == "browser")
             #expect(report["join"] == ["roomId": "general", "roomName": "General Chat", "history": [["roomId": "general", "texts": ["before the browser"]]]])
             #expect(report["trigger"] == "number", "trigger resolves with the server's timestamp")
@@ -78,5 +69,29 @@ struct BrowserClientTests {
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
+    }
+}
+
+/// A headless Chromium showing one page, with a profile of its own.
+final class HeadlessChromium {
+    private let process: Process
+    private let profile = FileManager.default.temporaryDirectory.appendingPathComponent("dialogue-chromium-\(UUID().uuidString)")
+
+    init(_ executable: String, opening url: String) throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=\(profile.path)", url]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    /// Ends the browser (if still running) and removes its profile.
+    func close() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: profile)
     }
 }

@@ -40,7 +40,7 @@ struct ClusterServeTests {
 
     /// Starts three nodes sharing a fresh schema and runs `body` with their URLs; stops them afterwards.
     /// With `configuration`, the nodes read it (a file; the store and names come from the command line).
-    private func withCluster(configuration: String? = nil, _ body: ([ServeProcess], [String]) async throws -> Void) async throws {
+    func withCluster(configuration: String? = nil, _ body: ([ServeProcess], [String]) async throws -> Void) async throws {
         let executable = try #require(ServeProcess.executable, "the dialogue executable is not built: run ./scripts/test (swift build --build-tests)")
         let url = try #require(StoreKind.postgresURL, "DIALOGUE_POSTGRES_URL is not set: run ./scripts/test (it starts a throwaway PostgreSQL)")
         let schema = "cluster_\(UUID().uuidString.prefix(8).lowercased())"
