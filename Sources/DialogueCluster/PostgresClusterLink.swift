@@ -63,7 +63,11 @@ public final class PostgresClusterLink: ClusterLink {
         services.withLock { $0 = group }
         do {
             try await withThrowingDiscardingTaskGroup { tasks in
-                tasks.addTask { try await group.run() }
+                // Detached: a service group run inside another's service listens to that one's graceful
+                // shutdown, and would leave the cluster at SIGTERM — before the server's disconnect handlers
+                // have sent their `user:left`. This group stops when the server says.
+                let services = Task.detached { try await group.run() }
+                tasks.addTask { try await withTaskCancellationHandler { try await services.value } onCancel: { services.cancel() } }
                 tasks.addTask { await self.forward() }
                 tasks.addTask { await self.watchMembership() }
                 tasks.addTask { await self.becomeReady() }

@@ -145,6 +145,31 @@ struct ClusterServeTests {
         }
     }
 
+    @Test("a node stopped with SIGTERM: its users leave the other nodes' rooms, announced once", .timeLimit(.minutes(2)))
+    func aStoppedNodesUsersLeaveOnce() async throws {
+        try await withCluster(configuration: Self.chatConfiguration) { nodes, urls in
+            let watcher = DialogueClient(configuration: .init(url: urls[0], auth: ["userId": "watcher"], reconnection: false), logger: testLogger)
+            let room = try await watcher.join("general")
+            let joined = Recorder<String>(), left = Recorder<String>()
+            _ = room.on("user:joined") { joined.append($0.data["userId"]?.stringValue ?? "?") }
+            _ = room.on("user:left") { left.append($0.data["userId"]?.stringValue ?? "?") }
+            let leaver = DialogueClient(configuration: .init(url: urls[1], auth: ["userId": "leaver"], reconnection: false), logger: testLogger)
+            _ = try await leaver.join("general")
+            try await joined.wait { $0.contains("leaver") }
+            try await nodes[1].stop()
+            do {
+                try await left.wait(timeout: .seconds(10)) { $0.contains("leaver") }
+            } catch {
+                for node in nodes { print("---- output of a node:\n\(node.printed)") }
+                throw error
+            }
+            try await Task.sleep(for: .seconds(3))
+            #expect(left.all == ["leaver"], "announced once, by the stopping node, not again when the others see it go")
+            try await eventually("node 1 no longer counts the leaver") { (try? await room.presence())?.map(\.userId) == ["watcher"] }
+            await watcher.disconnect()
+        }
+    }
+
     @Test("presence, room size and who is where answer for the cluster; the admin API closes a connection of another node; a killed node's users leave once", .timeLimit(.minutes(2)))
     func clusterWidePresence() async throws {
         try await withCluster(configuration: Self.chatConfiguration) { nodes, urls in
