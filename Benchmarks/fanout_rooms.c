@@ -17,7 +17,8 @@
 //      wait for deliveries after the last send, 10), PORTS (several servers — the nodes of a cluster: receiver i
 //      connects to the (i mod k)-th of these comma-separated ports, the publisher to PORT; SERVER_PID may then
 //      list their pids, comma-separated, and their CPU and RSS are summed).
-// output: one line of key=value: delivered/expected, deliveries_per_s, latency p50/p90/p99/max (ms),
+// output: one line of key=value: delivered/expected, deliveries_per_s, latency p50/p90/p99/max (ms) (and
+//      per node with PORTS: nodeK_p50_ms, nodeK_p99_ms),
 //      gen_cpu_s, srv_cpu_s, srv_us_per_delivery, srv_rss_kb_idle_delta_per_conn, connect_s, conns_per_s;
 //      storm: conns_per_s, srv_us_per_conn, rss_kb_per_conn. Exit 0 when everything arrived.
 // build: cc -O2 -o fanout_rooms fanout_rooms.c
@@ -39,7 +40,7 @@
 
 enum { C_TCP, C_HTTP, C_OPEN, C_CONNECT, C_JOIN, C_PUB_JOIN, C_PUB_UNSUB, C_READY };
 typedef struct client {
-  int fd, state, publisher, room, acks;
+  int fd, state, publisher, room, acks, node;
   char *buf; size_t len, cap;           // unparsed input (only a partial frame stays between reads)
   char *out; size_t outlen, outcap;     // unwritten output
 } client_t;
@@ -126,10 +127,17 @@ static void publisher_unsubscribes(client_t *c) {
   }
 }
 
-static void record(const char *p, size_t n) {
+// Per node of a cluster (PORTS), the same latencies again: is the tail on the publisher's node or the others?
+static double *node_lat[16]; static long node_n[16], node_cap[16];
+
+static void record(client_t *c, const char *p, size_t n) {
   char *at = memmem(p, n, "@@", 2); if (!at) return;
   if (nlat == caplat) { caplat = caplat ? caplat * 2 : 1 << 20; lat = realloc(lat, caplat * sizeof *lat); }
-  lat[nlat++] = wall_ms() - strtod(at + 2, 0); delivered++;
+  double ms = wall_ms() - strtod(at + 2, 0);
+  lat[nlat++] = ms; delivered++;
+  int k = c->node;
+  if (node_n[k] == node_cap[k]) { node_cap[k] = node_cap[k] ? node_cap[k] * 2 : 1 << 16; node_lat[k] = realloc(node_lat[k], node_cap[k] * sizeof(double)); }
+  node_lat[k][node_n[k]++] = ms;
 }
 
 static int is_ack(const char *p, size_t n) { return n >= 3 && p[0] == '4' && p[1] == '3' && p[2] >= '0' && p[2] <= '9'; }
@@ -162,7 +170,7 @@ static void on_packet(client_t *c, const char *p, size_t n) {
     return;
   case C_READY:
     if (c->publisher) { if (memmem(p, n, "dialogue:error", 14)) fprintf(stderr, "publisher got: %.*s\n", (int)(n > 300 ? 300 : n), p); return; }
-    if (p[1] == '2') record(p, n);
+    if (p[1] == '2') record(c, p, n);
   }
 }
 
@@ -223,7 +231,7 @@ static client_t *open_client(int i, int publisher) {
     struct sockaddr_in s = { .sin_family = AF_INET }; s.sin_addr.s_addr = htonl(0x7f000002 + i % SRCIPS);
     setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one); bind(c->fd, (void *)&s, sizeof s);
   }
-  struct sockaddr_in to = server; if (nports && !publisher) to.sin_port = htons(ports[i % nports]);
+  struct sockaddr_in to = server; if (nports && !publisher) { to.sin_port = htons(ports[i % nports]); c->node = i % nports; }
   if (connect(c->fd, (void *)&to, sizeof to) < 0 && errno != EINPROGRESS) die(strerror(errno), c, 0, 0);
   struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT, .data.ptr = c }; epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev);
   return c;
@@ -301,8 +309,14 @@ int main(int argc, char **argv) {
   double end = mono_s(), cpu1 = own_cpu(), s1 = all_cpu(), secs = end - start;
   qsort(lat, nlat, sizeof *lat, by_value);
   #define PCT(q) (nlat ? lat[(long)((q) * (nlat - 1))] : -1)
-  printf("mode=rooms-%s N=%d rooms=%d M=%d rate=%.0f size=%d connect_s=%.2f conns_per_s=%.0f delivered=%ld/%ld secs=%.2f deliveries_per_s=%.0f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f gen_cpu_s=%.2f srv_cpu_s=%.2f srv_us_per_delivery=%.2f srv_rss_kb_idle_delta_per_conn=%.2f\n",
+  printf("mode=rooms-%s N=%d rooms=%d M=%d rate=%.0f size=%d connect_s=%.2f conns_per_s=%.0f delivered=%ld/%ld secs=%.2f deliveries_per_s=%.0f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f gen_cpu_s=%.2f srv_cpu_s=%.2f srv_us_per_delivery=%.2f srv_rss_kb_idle_delta_per_conn=%.2f",
     MODE, N, ROOMS, M, RATE, SIZE, tconn, N / tconn, delivered, expected, secs, delivered / secs, PCT(.5), PCT(.9), PCT(.99), PCT(1.0),
     cpu1 - cpu0, s1 - s0, delivered ? (s1 - s0) * 1e6 / delivered : -1, (rss1 - rss0) / (double)N);
+  for (int k = 0; nports > 1 && k < nports; k++) {
+    qsort(node_lat[k], node_n[k], sizeof(double), by_value);
+    #define NPCT(q) (node_n[k] ? node_lat[k][(long)((q) * (node_n[k] - 1))] : -1)
+    printf(" node%d_p50_ms=%.2f node%d_p99_ms=%.2f", k + 1, NPCT(.5), k + 1, NPCT(.99));
+  }
+  printf("\n");
   return delivered == expected ? 0 : 3;
 }
