@@ -47,6 +47,7 @@ extension DialogueServer {
             case .event(let event): await deliverFromCluster(event)
             case .roster(.snapshotRequested, _): sendSnapshot()
             case .roster(.disconnectRequested(let clientId), _): state.withLock { $0.clients[clientId]?.client }?.disconnect()
+            case .roster(.commandRequested(let clientId, let command), _): await performRequested(command, clientId: clientId)
             case .roster(.leaveRequested(let userId, let roomIds), _): await leaveLocally(userId, roomIds)
             case .roster(.clientRoomCreated(let room), _): await makeClientRoom(room)
             case .roster(.serverRoomCreated(let roomId, let createdById, let configuration), _):

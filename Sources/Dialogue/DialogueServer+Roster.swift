@@ -96,6 +96,59 @@ extension DialogueServer {
         return true
     }
 
+    /// Sends an event to one connection wherever it is, outside any room (as ``ConnectedClient/send(_:_:)``).
+    /// - Returns: `false` when no node is known to have it.
+    @discardableResult
+    public func send(_ event: String, _ data: SocketValue, toClient clientId: String) async -> Bool {
+        (try? await command(.send(event: event, data: data), clientId)) ?? false
+    }
+
+    /// Joins a connection, wherever it is, to a room (as ``ConnectedClient/join(_:)``). A connection of
+    /// another node joins there; a refusal (`ROOM_FULL`, `ROOM_NOT_FOUND`) is logged by that node.
+    /// - Returns: `false` when no node is known to have it.
+    /// - Throws: ``DialogueError`` as ``ConnectedClient/join(_:)`` for a connection of this node.
+    @discardableResult
+    public func join(clientId: String, _ roomId: String) async throws(DialogueError) -> Bool {
+        try await command(.join(roomId: roomId), clientId)
+    }
+
+    /// Takes a connection, wherever it is, out of a room (as ``ConnectedClient/leave(_:)``).
+    /// - Returns: `false` when no node is known to have it.
+    /// - Throws: ``DialogueError`` `NOT_IN_ROOM` for a connection of this node.
+    @discardableResult
+    public func leave(clientId: String, _ roomId: String) async throws(DialogueError) -> Bool {
+        try await command(.leave(roomId: roomId), clientId)
+    }
+
+    /// Acts on a connection of this node at once, or asks the node that has it.
+    private func command(_ command: ClientCommand, _ clientId: String) async throws(DialogueError) -> Bool {
+        if let local = state.withLock({ $0.clients[clientId]?.client }) {
+            try await perform(command, on: local)
+            return true
+        }
+        guard roster.clients.contains(where: { $0.id == clientId }) else { return false }
+        tellCluster(.commandRequested(clientId: clientId, command))
+        return true
+    }
+
+    /// Does what another node asked of a connection of this one (nothing if it is gone meanwhile).
+    func performRequested(_ command: ClientCommand, clientId: String) async {
+        guard let local = state.withLock({ $0.clients[clientId]?.client }) else { return }
+        do {
+            try await perform(command, on: local)
+        } catch {
+            logger.warning("a command from another node failed", metadata: ["dialogue.client": .string(clientId), "dialogue.error": "\(error)"])
+        }
+    }
+
+    private func perform(_ command: ClientCommand, on client: ConnectedClient) async throws(DialogueError) {
+        switch command {
+        case .send(let event, let data): client.send(event, data)
+        case .join(let roomId): try await client.join(roomId)
+        case .leave(let roomId): try await client.leave(roomId)
+        }
+    }
+
     /// Takes the user's connections of this node out of `roomIds` (those they are in).
     func leaveLocally(_ userId: String, _ roomIds: [String]) async {
         for client in getClients(userId) {

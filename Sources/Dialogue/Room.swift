@@ -62,6 +62,12 @@ public struct Room: Sendable {
         server.state.withLock { state in (state.rooms[id]?.members ?? []).compactMap { state.clients[$0]?.client } }
     }
 
+    /// Who is in the room on every node of a cluster, this one's clients included, as ``ClusterClient``
+    /// values (a connection of another node has no socket here); without a cluster, this node's clients.
+    public func clusterParticipants() -> [ClusterClient] {
+        server.allClusterClients().filter { $0.rooms.contains(id) }
+    }
+
     /// Events `[start, end)` of one name, newest first: from memory, then from `events.onLoad` for the part
     /// beyond what memory holds (offsets shifted by the number of events in memory).
     public func history(_ eventName: String, start: Int = 0, end: Int = 50) async -> [AnyEventMessage] {

@@ -330,21 +330,42 @@ struct ClusterServeTests {
         }
     }
 
-    @Test("a room the server API makes on one node exists on the others (a later one too), events and rules included; deleting it removes it everywhere", .timeLimit(.minutes(2)))
+    @Test("a room the server API makes on one node exists on the others (a later one too), events and rules included; deleting it removes it everywhere; participants, and commands to a connection of another node", .timeLimit(.minutes(2)))
     func serverRoomsExistOnEveryNode() async throws {
         let url = try #require(StoreKind.postgresURL, "DIALOGUE_POSTGRES_URL is not set: run ./scripts/test (it starts a throwaway PostgreSQL)")
         let schema = "cluster_\(UUID().uuidString.prefix(8).lowercased())"
         func node(_ name: String) throws -> DialogueServer {
-            var configuration = testConfiguration()
+            var configuration = testConfiguration(rooms: [("general", chatRoom)])
             configuration.historyStore = try PostgresHistoryStore(url: url, schema: schema, logger: testLogger)
             configuration.cluster = try PostgresClusterLink(url: url, schema: schema, configuration: ClusterConfiguration(nodeName: name), logger: testLogger)
             return DialogueServer(configuration: configuration, logger: testLogger)
         }
         let one = try node("one"), two = try node("two")
+        var urls: [String] = []
         for server in [one, two] {
             let port = try await server.start()
+            urls.append("http://127.0.0.1:\(port)")
             try await eventually("node ready") { (try? await httpRequest("GET", "http://127.0.0.1:\(port)/ready"))?.status == 200 }
         }
+        // A room's participants: this node's as clients with sockets, every node's as cluster clients; and
+        // what a node does to a connection of another.
+        let ann = DialogueClient(configuration: .init(url: urls[0], auth: ["userId": "ann"], reconnection: false), logger: testLogger)
+        _ = try await ann.join("general")
+        try await TestClient.with(urls[1], auth: ["userId": "ben"]) { ben in
+            try await ben.join("general")
+            try await eventually("node one sees ben in general") { one.room("general")?.clusterParticipants().map(\.userId).sorted() == ["ann", "ben"] }
+            #expect(one.room("general")?.participants().map(\.userId) == ["ann"], "participants() are this node's")
+            let benId = try #require(one.clusterClients("ben").first?.id)
+            #expect(await one.send("welcome", ["text": "from node one"], toClient: benId))
+            #expect(try await ben.next("welcome")["text"] == "from node one")
+            #expect(try await one.leave(clientId: benId, "general"))
+            try await ben.next("dialogue:left") { $0["roomId"] == "general" }
+            try await eventually("node one sees ben leave") { one.room("general")?.clusterParticipants().map(\.userId) == ["ann"] }
+            #expect(try await one.join(clientId: benId, "general"))
+            try await ben.next("dialogue:joined") { $0["roomId"] == "general" }
+            #expect(await one.send("welcome", [:], toClient: "nobody") == false, "no node has it")
+        }
+        await ann.disconnect()
         let alert = EventDefinition("alert", schema: .object(["level": .string(minLength: 1)]), description: "An alert", history: EventHistory(limit: 20))
         let ops = RoomConfiguration(
             name: "Ops", maxSize: 7, events: [alert], defaultSubscriptions: ["alert"], syncHistoryOnJoin: 5, isListed: false,

@@ -39,6 +39,8 @@ public enum RosterChange: Sendable, Equatable {
     case snapshotRequested
     /// Asks the node that has this connection to close it.
     case disconnectRequested(clientId: String)
+    /// Asks the node that has this connection to act on it.
+    case commandRequested(clientId: String, ClientCommand)
     /// Asks every node to take the user's connections out of these rooms (`leaveAll`).
     case leaveRequested(userId: String, roomIds: [String])
     /// A client made a room (`dialogue:createRoom`): every node makes it from its client-room template.
@@ -47,6 +49,15 @@ public enum RosterChange: Sendable, Equatable {
     case serverRoomCreated(roomId: String, createdById: String?, configuration: SocketValue)
     /// A room made at run time was deleted: it goes on every node.
     case roomDeleted(roomId: String)
+}
+
+/// What one node asks of a connection of another (Socket.IO's remote sockets offer the same).
+public enum ClientCommand: Sendable, Equatable {
+    /// An event for that connection only, outside any room.
+    case send(event: String, data: SocketValue)
+    /// Join a room, as the server decides (`clients.beforeJoin` does not run).
+    case join(roomId: String)
+    case leave(roomId: String)
 }
 
 /// A room a client made, as the nodes tell each other (the rest comes from the client-room template).
@@ -84,7 +95,7 @@ final class ClusterRoster: Sendable {
             case .left(let clientId, let roomId): state.nodes[node]?[clientId]?.rooms.remove(roomId)
             case .disconnected(let clientId): state.nodes[node]?[clientId] = nil
             case .snapshot(let clients): state.nodes[node] = OrderedDictionary(uniqueKeysWithValues: clients.map { ($0.id, $0) })
-            case .snapshotRequested, .disconnectRequested, .leaveRequested, .clientRoomCreated, .serverRoomCreated, .roomDeleted: break
+            case .snapshotRequested, .disconnectRequested, .commandRequested, .leaveRequested, .clientRoomCreated, .serverRoomCreated, .roomDeleted: break
             }
         }
     }
@@ -146,6 +157,12 @@ extension RosterChange {
         case .snapshot(let clients): ["change": "snapshot", "clients": .array(clients.map(\.socketValue))]
         case .snapshotRequested: ["change": "snapshotRequested"]
         case .disconnectRequested(let clientId): ["change": "disconnectRequested", "clientId": .string(clientId)]
+        case .commandRequested(let clientId, .send(let event, let data)):
+            ["change": "commandRequested", "clientId": .string(clientId), "command": "send", "event": .string(event), "data": data]
+        case .commandRequested(let clientId, .join(let roomId)):
+            ["change": "commandRequested", "clientId": .string(clientId), "command": "join", "roomId": .string(roomId)]
+        case .commandRequested(let clientId, .leave(let roomId)):
+            ["change": "commandRequested", "clientId": .string(clientId), "command": "leave", "roomId": .string(roomId)]
         case .leaveRequested(let userId, let roomIds):
             ["change": "leaveRequested", "userId": .string(userId), "roomIds": .array(roomIds.map(SocketValue.string))]
         case .clientRoomCreated(let room):
@@ -178,6 +195,14 @@ extension RosterChange {
         case "snapshotRequested": self = .snapshotRequested
         case "disconnectRequested": guard let clientId = value["clientId"]?.stringValue else { return nil }
             self = .disconnectRequested(clientId: clientId)
+        case "commandRequested":
+            guard let clientId = value["clientId"]?.stringValue else { return nil }
+            switch (value["command"]?.stringValue, value["event"]?.stringValue, value["roomId"]?.stringValue) {
+            case ("send", let event?, _): self = .commandRequested(clientId: clientId, .send(event: event, data: value["data"] ?? .null))
+            case ("join", _, let roomId?): self = .commandRequested(clientId: clientId, .join(roomId: roomId))
+            case ("leave", _, let roomId?): self = .commandRequested(clientId: clientId, .leave(roomId: roomId))
+            default: return nil
+            }
         case "leaveRequested": guard let userId = value["userId"]?.stringValue, let roomIds = value["roomIds"]?.arrayValue else { return nil }
             self = .leaveRequested(userId: userId, roomIds: roomIds.compactMap(\.stringValue))
         case "clientRoomCreated":
