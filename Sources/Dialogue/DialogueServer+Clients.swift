@@ -72,8 +72,8 @@ extension DialogueServer {
 
     func disconnected(_ client: ConnectedClient, reason: SocketDisconnectReason) async {
         await runHook("clients.onDisconnected") { try await configuration.hooks.clients.onDisconnected?(client) }
-        let (left, emptied) = state.withLock { state -> ([String], [String]) in
-            guard let removed = state.clients.removeValue(forKey: client.id) else { return ([], []) }
+        let (left, emptied, limited) = state.withLock { state -> ([String], [String], Bool) in
+            guard let removed = state.clients.removeValue(forKey: client.id) else { return ([], [], false) }
             removed.expiry?.cancel()
             state.clientIDsByUser[client.userId]?.remove(client.id)
             if state.clientIDsByUser[client.userId]?.isEmpty == true { state.clientIDsByUser[client.userId] = nil }
@@ -83,9 +83,11 @@ extension DialogueServer {
                 state.rooms[roomId]?.members.remove(client.id)
                 if let room = state.rooms[roomId], room.removesWhenEmpty, room.members.isEmpty { emptied.append(roomId) }
             }
-            return (Array(removed.subscriptions.keys), emptied)
+            let limited = removed.subscriptions.keys.contains { state.rooms[$0]?.configuration.maxSize != nil }
+            return (Array(removed.subscriptions.keys), emptied, limited)
         }
         tellCluster(.disconnected(clientId: client.id))
+        if limited { await releaseSeat(of: client.id, in: nil) }
         for roomId in left {
             await announcePresence(of: client, in: roomId, joined: false)
             await runHook("clients.onLeft") { try await configuration.hooks.clients.onLeft?(client, roomId) }
@@ -143,6 +145,7 @@ extension DialogueServer {
             }
             if case .deny(let reason) = decision { throw DialogueError(.joinDenied, reason) }
         }
+        let seated = try await claimSeat(for: client, in: room)
         // Held from the snapshot until the catch-up is sent, so live delivery resumes exactly after it.
         let gated = await roomLogs.acquireGate(roomId)
         let (delivered, epoch) = roomLogs.joinPosition(roomId)
@@ -163,7 +166,7 @@ extension DialogueServer {
                 let handle = Room(id: roomId, state: room, server: self)
                 var snapshot = JoinSnapshot(room: handle, created: created, delivered: delivered, epoch: epoch)
                 if state.clients[client.id]?.subscriptions[roomId] != nil { return snapshot }
-                if let maxSize = room.configuration.maxSize, room.members.count + remoteMemberCount(roomId) >= maxSize {
+                if !seated, let maxSize = room.configuration.maxSize, room.members.count + remoteMemberCount(roomId) >= maxSize {
                     throw DialogueError(.roomFull, "Room '\(roomId)' is at capacity")
                 }
                 let subscriptions = OrderedSet(resume?.subscriptions ?? room.configuration.defaultSubscriptions)
@@ -182,6 +185,7 @@ extension DialogueServer {
             }
         } catch {
             if gated { roomLogs.releaseGate(roomId) }
+            if seated { await releaseSeat(of: client.id, in: roomId) }
             throw error
         }
         if snapshot.sendsHistory { snapshot.recent = roomLogs.recent(roomId, upTo: delivered) }
@@ -202,13 +206,14 @@ extension DialogueServer {
     }
 
     func leave(_ client: ConnectedClient, _ roomId: String) async throws(DialogueError) {
-        let emptied = try state.withLock { state throws(DialogueError) -> Bool in
+        let (emptied, limited) = try state.withLock { state throws(DialogueError) -> (Bool, Bool) in
             guard let subscriptions = state.clients[client.id]?.subscriptions.removeValue(forKey: roomId) else { throw .notInRoom(roomId) }
             for eventName in subscriptions { client.socket.leave(Self.subscriptionRoom(roomId, eventName)) }
             state.rooms[roomId]?.members.remove(client.id)
-            guard let room = state.rooms[roomId] else { return false }
-            return room.removesWhenEmpty && room.members.isEmpty
+            guard let room = state.rooms[roomId] else { return (false, false) }
+            return (room.removesWhenEmpty && room.members.isEmpty, room.configuration.maxSize != nil)
         }
+        if limited { await releaseSeat(of: client.id, in: roomId) }
         client.socket.emit("dialogue:left", ["roomId": .string(roomId)])
         tellCluster(.left(clientId: client.id, roomId: roomId))
         await announcePresence(of: client, in: roomId, joined: false)
@@ -292,6 +297,7 @@ extension DialogueServer {
             if !ifEmpty, room.origin == .client || room.origin == .server { tellCluster(.roomDeleted(roomId: id)) }
         }
         for client in members {
+            if room.configuration.maxSize != nil { await releaseSeat(of: client.id, in: id) }
             tellCluster(.left(clientId: client.id, roomId: id))
             await runHook("clients.onLeft") { try await configuration.hooks.clients.onLeft?(client, id) }
         }

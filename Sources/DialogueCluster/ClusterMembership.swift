@@ -21,9 +21,9 @@ public final class ClusterMembership: Service, Sendable {
     /// Every change, in order, for one consumer. It ends when ``run()`` ends.
     public let changes: AsyncStream<MembershipChange>
 
-    private let client: PostgresClient
-    private let schema: String
-    private let logger: Logger
+    let client: PostgresClient
+    let schema: String
+    let logger: Logger
     private let continuation: AsyncStream<MembershipChange>.Continuation
     private let state = Mutex(State())
 
@@ -88,6 +88,19 @@ public final class ClusterMembership: Service, Sendable {
                     heartbeat_at TIMESTAMPTZ NOT NULL DEFAULT now()
                 )
                 """,
+            ]),
+            PostgresMigration("2026-12-07-cluster-seats", [
+                // A seat of a room with a size limit, held by a connection; it goes with its node's row.
+                """
+                CREATE TABLE \(schema).dialogue_cluster_seats (
+                    room_id TEXT NOT NULL,
+                    client_id TEXT NOT NULL,
+                    node_id TEXT NOT NULL REFERENCES \(schema).dialogue_cluster_nodes (node_id) ON DELETE CASCADE,
+                    PRIMARY KEY (room_id, client_id)
+                )
+                """,
+                "CREATE INDEX dialogue_cluster_seats_by_client ON \(schema).dialogue_cluster_seats (client_id)",
+                "CREATE INDEX dialogue_cluster_seats_by_node ON \(schema).dialogue_cluster_seats (node_id)",
             ]),
         ], table: "dialogue_cluster_migrations", lock: Self.migrationLock, schema: schema, on: client, logger: logger)
     }
@@ -184,7 +197,7 @@ public final class ClusterMembership: Service, Sendable {
 
     /// One query within the heartbeat interval (see `PostgresDatabase.withDeadline`): a query the driver lost
     /// fails the heartbeat instead of stopping every later one.
-    private func bounded<T: Sendable>(_ query: @escaping @Sendable () async throws -> T) async throws -> T {
+    func bounded<T: Sendable>(_ query: @escaping @Sendable () async throws -> T) async throws -> T {
         try await PostgresDatabase.withDeadline(configuration.heartbeatInterval, query)
     }
 

@@ -117,6 +117,14 @@ public final class PostgresClusterLink: ClusterLink {
         try await bus.publish(topic: Self.rosterTopic, payload: SocketValue.object(["node": .string(node), "roster": change.socketValue]).jsonText)
     }
 
+    public func claimSeat(roomId: String, clientId: String, limit: Int) async throws -> Bool {
+        try await membership.claimSeat(roomId: roomId, clientId: clientId, limit: limit)
+    }
+
+    public func releaseSeats(clientId: String, roomId: String?) async throws {
+        try await membership.releaseSeats(clientId: clientId, roomId: roomId)
+    }
+
     /// Hands on what other nodes sent; skips this node's own and what does not decode (logged).
     private func forward() async {
         for await message in bus.messages where message.origin != bus.nodeID {

@@ -334,12 +334,7 @@ struct ClusterServeTests {
     func serverRoomsExistOnEveryNode() async throws {
         let url = try #require(StoreKind.postgresURL, "DIALOGUE_POSTGRES_URL is not set: run ./scripts/test (it starts a throwaway PostgreSQL)")
         let schema = "cluster_\(UUID().uuidString.prefix(8).lowercased())"
-        func node(_ name: String) throws -> DialogueServer {
-            var configuration = testConfiguration(rooms: [("general", chatRoom)])
-            configuration.historyStore = try PostgresHistoryStore(url: url, schema: schema, logger: testLogger)
-            configuration.cluster = try PostgresClusterLink(url: url, schema: schema, configuration: ClusterConfiguration(nodeName: name), logger: testLogger)
-            return DialogueServer(configuration: configuration, logger: testLogger)
-        }
+        func node(_ name: String) throws -> DialogueServer { try Self.inProcessNode(name, url: url, schema: schema) }
         let one = try node("one"), two = try node("two")
         var urls: [String] = []
         for server in [one, two] {
@@ -385,6 +380,15 @@ struct ClusterServeTests {
         await one.deleteRoom("ops")
         try await eventually("gone from the other nodes") { two.room("ops") == nil && three.room("ops") == nil }
         for server in [one, two, three] { try await server.stop() }
+    }
+
+    /// A Dialogue server in this process as a node of the cluster in `schema`, with `rooms` (default: a chat
+    /// room `general`).
+    static func inProcessNode(_ name: String, url: String, schema: String, rooms: [(String, RoomConfiguration)] = [("general", chatRoom)]) throws -> DialogueServer {
+        var configuration = testConfiguration(rooms: rooms)
+        configuration.historyStore = try PostgresHistoryStore(url: url, schema: schema, logger: testLogger)
+        configuration.cluster = try PostgresClusterLink(url: url, schema: schema, configuration: ClusterConfiguration(nodeName: name), logger: testLogger)
+        return DialogueServer(configuration: configuration, logger: testLogger)
     }
 
     /// A loopback port nobody listens on now (the kernel's choice for a socket bound to port 0).

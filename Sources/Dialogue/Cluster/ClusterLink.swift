@@ -78,6 +78,12 @@ public protocol ClusterLink: Sendable {
     func send(_ events: [ClusterEvent]) async throws
     /// Sends a change of this node's clients to every other node, in order with the others.
     func send(_ change: RosterChange) async throws
+    /// Takes one of the `limit` seats of a room for a connection of this node, for the whole cluster at once
+    /// (a room's `maxSize`); `false` when every seat is taken. The seat stays until released or until this
+    /// node leaves the cluster.
+    func claimSeat(roomId: String, clientId: String, limit: Int) async throws -> Bool
+    /// Gives back a connection's seat in `roomId`, or in every room when `roomId` is `nil`.
+    func releaseSeats(clientId: String, roomId: String?) async throws
     /// What the other nodes send — each once, each node's in the order it sent them — and membership
     /// changes. Ends when ``run()`` ends.
     var received: AsyncStream<ClusterReceived> { get }
