@@ -46,7 +46,6 @@ extension DialogueServer {
             switch received {
             case .event(let event): await deliverFromCluster(event)
             case .roster(.snapshotRequested, _): sendSnapshot()
-            case .roster(.disconnectRequested(let clientId), _): state.withLock { $0.clients[clientId]?.client }?.disconnect()
             case .roster(.commandRequested(let clientId, let command), _): await performRequested(command, clientId: clientId)
             case .roster(.leaveRequested(let userId, let roomIds), _): await leaveLocally(userId, roomIds)
             case .roster(.clientRoomCreated(let room), _): await makeClientRoom(room)

@@ -92,7 +92,7 @@ extension DialogueServer {
             return true
         }
         guard roster.clients.contains(where: { $0.id == clientId }) else { return false }
-        tellCluster(.disconnectRequested(clientId: clientId))
+        tellCluster(.commandRequested(clientId: clientId, .disconnect))
         return true
     }
 
@@ -146,6 +146,7 @@ extension DialogueServer {
         case .send(let event, let data): client.send(event, data)
         case .join(let roomId): try await client.join(roomId)
         case .leave(let roomId): try await client.leave(roomId)
+        case .disconnect: client.disconnect()
         }
     }
 

@@ -37,9 +37,7 @@ public enum RosterChange: Sendable, Equatable {
     case snapshot([ClusterClient])
     /// Asks every node for its snapshot.
     case snapshotRequested
-    /// Asks the node that has this connection to close it.
-    case disconnectRequested(clientId: String)
-    /// Asks the node that has this connection to act on it.
+    /// Asks the node that has this connection to act on it (close it, send to it, join or leave a room).
     case commandRequested(clientId: String, ClientCommand)
     /// Asks every node to take the user's connections out of these rooms (`leaveAll`).
     case leaveRequested(userId: String, roomIds: [String])
@@ -58,6 +56,8 @@ public enum ClientCommand: Sendable, Equatable {
     /// Join a room, as the server decides (`clients.beforeJoin` does not run).
     case join(roomId: String)
     case leave(roomId: String)
+    /// Close the connection (Socket.IO DISCONNECT, then the transport).
+    case disconnect
 }
 
 /// A room a client made, as the nodes tell each other (the rest comes from the client-room template).
@@ -95,7 +95,7 @@ final class ClusterRoster: Sendable {
             case .left(let clientId, let roomId): state.nodes[node]?[clientId]?.rooms.remove(roomId)
             case .disconnected(let clientId): state.nodes[node]?[clientId] = nil
             case .snapshot(let clients): state.nodes[node] = OrderedDictionary(uniqueKeysWithValues: clients.map { ($0.id, $0) })
-            case .snapshotRequested, .disconnectRequested, .commandRequested, .leaveRequested, .clientRoomCreated, .serverRoomCreated, .roomDeleted: break
+            case .snapshotRequested, .commandRequested, .leaveRequested, .clientRoomCreated, .serverRoomCreated, .roomDeleted: break
             }
         }
     }
@@ -156,13 +156,14 @@ extension RosterChange {
         case .disconnected(let clientId): ["change": "disconnected", "clientId": .string(clientId)]
         case .snapshot(let clients): ["change": "snapshot", "clients": .array(clients.map(\.socketValue))]
         case .snapshotRequested: ["change": "snapshotRequested"]
-        case .disconnectRequested(let clientId): ["change": "disconnectRequested", "clientId": .string(clientId)]
         case .commandRequested(let clientId, .send(let event, let data)):
             ["change": "commandRequested", "clientId": .string(clientId), "command": "send", "event": .string(event), "data": data]
         case .commandRequested(let clientId, .join(let roomId)):
             ["change": "commandRequested", "clientId": .string(clientId), "command": "join", "roomId": .string(roomId)]
         case .commandRequested(let clientId, .leave(let roomId)):
             ["change": "commandRequested", "clientId": .string(clientId), "command": "leave", "roomId": .string(roomId)]
+        case .commandRequested(let clientId, .disconnect):
+            ["change": "commandRequested", "clientId": .string(clientId), "command": "disconnect"]
         case .leaveRequested(let userId, let roomIds):
             ["change": "leaveRequested", "userId": .string(userId), "roomIds": .array(roomIds.map(SocketValue.string))]
         case .clientRoomCreated(let room):
@@ -193,14 +194,13 @@ extension RosterChange {
         case "snapshot": guard let clients = value["clients"]?.arrayValue else { return nil }
             self = .snapshot(clients.compactMap(ClusterClient.init(socketValue:)))
         case "snapshotRequested": self = .snapshotRequested
-        case "disconnectRequested": guard let clientId = value["clientId"]?.stringValue else { return nil }
-            self = .disconnectRequested(clientId: clientId)
         case "commandRequested":
             guard let clientId = value["clientId"]?.stringValue else { return nil }
             switch (value["command"]?.stringValue, value["event"]?.stringValue, value["roomId"]?.stringValue) {
             case ("send", let event?, _): self = .commandRequested(clientId: clientId, .send(event: event, data: value["data"] ?? .null))
             case ("join", _, let roomId?): self = .commandRequested(clientId: clientId, .join(roomId: roomId))
             case ("leave", _, let roomId?): self = .commandRequested(clientId: clientId, .leave(roomId: roomId))
+            case ("disconnect", _, _): self = .commandRequested(clientId: clientId, .disconnect)
             default: return nil
             }
         case "leaveRequested": guard let userId = value["userId"]?.stringValue, let roomIds = value["roomIds"]?.arrayValue else { return nil }
