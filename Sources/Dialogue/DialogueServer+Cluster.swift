@@ -54,9 +54,7 @@ extension DialogueServer {
             case .roster(.roomDeleted(let roomId), _): await removeRoom(roomId, fromCluster: true)
             case .roster(let change, let node): roster.apply(change, from: node)
             case .nodeLeft(let node, let announcedHere): await nodeLeft(node, announcedHere: announcedHere)
-            case .rejoined:
-                tellCluster(.snapshot(localRoster()))
-                await retakeSeats()
+            case .rejoined: tellCluster(.snapshot(localRoster()))
             }
         }
     }

@@ -21,31 +21,6 @@ extension DialogueServer {
         return true
     }
 
-    /// Takes again the seats of this node's connections in size-limited rooms, after the node joined the
-    /// cluster again under a new id (its seats went with its old membership row). A connection whose place
-    /// was taken meanwhile stays in its room, uncounted (logged).
-    func retakeSeats() async {
-        guard let link = configuration.cluster else { return }
-        let held = state.withLock { state in
-            state.clients.values.flatMap { entry in
-                entry.subscriptions.keys.compactMap { roomId in
-                    state.rooms[roomId]?.configuration.maxSize.map { (client: entry.client.id, room: roomId, limit: $0) }
-                }
-            }
-        }
-        var taken = 0
-        for seat in held {
-            if (try? await link.claimSeat(roomId: seat.room, clientId: seat.client, limit: seat.limit)) == true {
-                taken += 1
-            } else {
-                logger.warning("a connection is back in a size-limited room without a seat (taken while this node was out of the cluster)", metadata: [
-                    "dialogue.client": .string(seat.client), "dialogue.room": .string(seat.room),
-                ])
-            }
-        }
-        logger.notice("this node joined the cluster again; its connections' seats are taken again", metadata: ["dialogue.seats": "\(taken) of \(held.count)"])
-    }
-
     /// Gives back a connection's seat in `roomId` (every seat when `nil`); a failure is logged, and the seat
     /// stays taken until the connection's node leaves the cluster.
     func releaseSeat(of clientId: String, in roomId: String?) async {
