@@ -195,10 +195,11 @@ public final class ClusterMembership: Service, Sendable {
         for change in changes { continuation.yield(change) }
     }
 
-    /// One query within the heartbeat interval (see `PostgresDatabase.withDeadline`): a query the driver lost
-    /// fails the heartbeat instead of stopping every later one.
+    /// One query within the node timeout, and never less than 5 s (see `PostgresDatabase.withDeadline`): a
+    /// query the driver lost fails the heartbeat instead of stopping every later one, while a slow one on a
+    /// loaded machine still finishes (a deadline of one short heartbeat interval failed joins under load).
     func bounded<T: Sendable>(_ query: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await PostgresDatabase.withDeadline(configuration.heartbeatInterval, query)
+        try await PostgresDatabase.withDeadline(max(configuration.nodeTimeout, .seconds(5)), query)
     }
 
     /// Removes this node's row (graceful stop): the others see it leave at their next heartbeat.
