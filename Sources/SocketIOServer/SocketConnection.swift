@@ -73,7 +73,10 @@ final class SocketConnection: Sendable {
         case .event, .binaryEvent:
             guard let socket else { return protocolViolation("event for a namespace that is not connected") }
             if !socket.enqueue(packet) {
+                // The flooding socket learns why; the connection's other sockets see a forced close.
                 socket.log(.debug, "client is flooding; closing")
+                remove(socket)
+                socket.disconnected(.flooding)
                 session.close(.forcedClose)
             }
         case .ack, .binaryAck:

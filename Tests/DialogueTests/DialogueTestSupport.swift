@@ -28,9 +28,10 @@ func testConfiguration(rooms: [(String, RoomConfiguration)] = []) -> DialogueCon
 @discardableResult
 func withDialogue<Result: Sendable>(
     _ configuration: DialogueConfiguration,
+    logger: Logger = testLogger,
     _ body: @Sendable (DialogueServer, _ url: String) async throws -> Result
 ) async throws -> Result {
-    let server = DialogueServer(configuration: configuration, logger: testLogger)
+    let server = DialogueServer(configuration: configuration, logger: logger)
     let port = try await server.start()
     let result: Swift.Result<Result, any Error>
     do {

@@ -145,16 +145,32 @@ struct HookTests {
 
     @Test func throwingHooksAreLoggedAndTheServerCarriesOn() async throws {
         struct Failure: Error {}
+        let ran = Recorder<String>()
+        let logged = Recorder<String>()
         var configuration = testConfiguration(rooms: [("general", chatRoom)])
-        configuration.hooks.clients.onConnected = { _ in throw Failure() }
-        configuration.hooks.clients.onJoined = { _, _ in throw Failure() }
-        configuration.hooks.events.afterEach = { _ in throw Failure() }
-        configuration.hooks.clients.beforeJoin = { request in
-            if request.roomId == "general", request.client.userId == "mallory" { throw Failure() }
-            return .allow
+        configuration.hooks.clients.onConnected = { client in
+            ran.append("onConnected \(client.userId)")
+            throw Failure()
         }
-        try await withDialogue(configuration) { server, url in
-            server.on("general", Message) { _ in throw Failure() }
+        configuration.hooks.clients.onJoined = { client, roomId in
+            ran.append("onJoined \(client.userId) \(roomId)")
+            throw Failure()
+        }
+        configuration.hooks.events.afterEach = { event in
+            ran.append("afterEach \(event.message.event)")
+            throw Failure()
+        }
+        configuration.hooks.clients.beforeJoin = { request in
+            guard request.client.userId == "mallory" else { return .allow }
+            ran.append("beforeJoin mallory")
+            throw Failure()
+        }
+        let logger = Logger(label: "capture") { _ in LoggingAndIntrospectionTests.CapturingHandler(messages: logged) }
+        try await withDialogue(configuration, logger: logger) { server, url in
+            server.on("general", Message) { message in
+                ran.append("on \(message.data.text)")
+                throw Failure()
+            }
             try await TestClient.with(url, auth: ["userId": "alice"]) { alice in
                 try await alice.join("general")
                 alice.trigger("general", "message", ["text": "still here", "senderId": "alice"])
@@ -163,6 +179,12 @@ struct HookTests {
             try await TestClient.with(url, auth: ["userId": "mallory"]) { mallory async throws in
                 mallory.send("dialogue:join", ["roomId": "general"])
                 #expect(try await mallory.nextError() == ("JOIN_DENIED", "Join denied", nil), "a failing beforeJoin denies")
+            }
+            // Each hook ran, threw, and its failure was logged with the hook's name.
+            try await ran.wait { Set($0).isSuperset(of: ["onConnected alice", "onJoined alice general", "on still here", "afterEach message", "beforeJoin mallory"]) }
+            try await logged.wait { lines in
+                ["clients.onConnected", "clients.onJoined", "on(general, message)", "events.afterEach"].allSatisfy { lines.contains("error hook failed [\($0)]") }
+                    && lines.contains("error beforeJoin hook failed; join denied")
             }
         }
     }
@@ -179,8 +201,10 @@ struct LoggingAndIntrospectionTests {
             get { metadata[key] }
             set { metadata[key] = newValue }
         }
+        /// "LEVEL MESSAGE", and " [NAME]" after it when the line names a hook.
         func log(event: LogEvent) {
-            messages.append("\(event.level) \(event.message)")
+            let hook = event.metadata?["dialogue.hook"].map { " [\($0)]" } ?? ""
+            messages.append("\(event.level) \(event.message)\(hook)")
         }
     }
 

@@ -137,17 +137,13 @@ struct WebSocketTests {
                 first.send("2probe")
                 first.send("5")
                 #expect(try await first.nextText() == "3probe")
-                try await RawWebSocket.withConnection(port: polling.port, "\(Self.handshake)&sid=\(sid)") { second async throws in
-                    // The server closes it at once. (HummingbirdWSClient sometimes misses a close frame that
-                    // arrives with the 101 response, so this asserts that the socket gets nothing, closed or
-                    // not; the public conformance suite's client sees the close, see the closing note.)
-                    second.send("2probe")
-                    do {
-                        let message = try await second.next(timeout: .milliseconds(500))
-                        Issue.record("the refused WebSocket received \(message)")
-                    } catch is RawWebSocket.ConnectionClosed {
-                    } catch is TestTimeout {}
+                // The server accepts the second upgrade and closes it at once with 1008 (policy violation),
+                // before anything else: the session stays on the first.
+                let code = try await WireWebSocket.withConnection(port: polling.port, "\(Self.handshake)&sid=\(sid)") { second async throws in
+                    #expect(second.responseHead.hasPrefix("HTTP/1.1 101"))
+                    return try await second.closeCode()
                 }
+                #expect(code == 1008)
                 first.send("4hello")
                 #expect(try await first.nextText() == "4hello")
                 #expect(handler.closeReasons.all.isEmpty)
@@ -160,10 +156,14 @@ struct WebSocketTests {
         configuration.engine.upgradeTimeout = .milliseconds(100)
         try await withEchoServer(configuration) { polling, handler, _ async throws in
             let (sid, _) = try await polling.handshake()
-            try await RawWebSocket.withConnection(port: polling.port, "\(Self.handshake)&sid=\(sid)") { _ async throws in
-                // No probe: the trial WebSocket outlives the 100 ms upgrade timeout.
-                try await Task.sleep(for: .milliseconds(500))
+            // No probe: the server gives the trial WebSocket up after the 100 ms upgrade timeout and closes
+            // it with 1001 (going away); the session carries on over long-polling.
+            let started = ContinuousClock.now
+            let code = try await WireWebSocket.withConnection(port: polling.port, "\(Self.handshake)&sid=\(sid)") { trial async throws in
+                try await trial.closeCode()
             }
+            #expect(code == 1001)
+            #expect(ContinuousClock.now - started >= .milliseconds(100))
             _ = try await polling.post(sid, "4still-polling")
             #expect(try await polling.get(sid).text == "4still-polling")
             #expect(handler.closeReasons.all.isEmpty)

@@ -8,7 +8,9 @@ import Testing
 @Suite("Socket.IO wire protocol")
 struct SocketProtocolTests {
     static let path = "/socket.io/?EIO=4&transport=websocket"
-    static let configuration = SocketServerConfiguration(engine: testEngine(path: "/socket.io"), connectTimeout: .seconds(5))
+    /// Neither the heartbeat nor the connect timeout closes a connection within `patience`, so a close the
+    /// tests see within it was caused by what they sent.
+    static let configuration = SocketServerConfiguration(engine: testEngine(path: "/socket.io", pingInterval: 60_000), connectTimeout: .seconds(60))
 
     func withRawSocket(_ body: @Sendable @escaping (RawWebSocket, Recorder<String>) async throws -> Void) async throws {
         try await withTestSocketServer(Self.configuration) { _, disconnects, running async throws in
@@ -99,40 +101,51 @@ struct SocketProtocolTests {
         "4",  // empty Socket.IO packet
     ])
     func invalidPacketsCloseTheConnection(packet: String) async throws {
-        try await withRawSocket { socket, _ async throws in
+        try await withRawSocket { socket, disconnects async throws in
             socket.send("40")
             _ = try await socket.nextText()
             _ = try await socket.nextText()
             socket.send(packet)
             try await socket.closed.value(timeout: patience)
+            try await disconnects.wait { $0 == ["/ parse error"] }
         }
     }
 
     @Test func anEventBeforeConnectClosesTheConnection() async throws {
-        try await withRawSocket { socket, _ async throws in
-            socket.send(#"42["message",1]"#)
-            try await socket.closed.value(timeout: patience)
+        try await withSocketServer(Self.configuration, setUp: { _ in }) { running, server async throws in
+            try await WireWebSocket.withConnection(port: running.port, Self.path) { socket async throws in
+                #expect(try await socket.nextText().hasPrefix("0{"))
+                try await socket.send(text: #"42["message",1]"#)
+                // Closed by the server (a close frame, not the end of the test's patience), long before
+                // the connect timeout.
+                #expect(try await socket.closeCode() != nil)
+            }
+            try await eventually("the server closed the session") { server.engine.sessionCount == 0 }
         }
     }
 
     @Test func noConnectWithinTheTimeoutClosesTheConnection() async throws {
         // One second, so that a client held up on a loaded machine reads the open packet before the close.
-        let configuration = SocketServerConfiguration(engine: testEngine(path: "/socket.io"), connectTimeout: .seconds(1))
+        let configuration = SocketServerConfiguration(engine: testEngine(path: "/socket.io", pingInterval: 60_000), connectTimeout: .seconds(1))
         try await withSocketServer(configuration, setUp: { _ in }) { running, server async throws in
-            try await RawWebSocket.withConnection(port: running.port, Self.path) { socket async throws in
-                _ = try await socket.nextText()
-                // Checked on the server's side (see WebSocketTests.pingTimeoutClosesTheWebSocket).
-                try await eventually("the server closed the session") { server.engine.sessionCount == 0 }
+            let opened = ContinuousClock.now
+            try await WireWebSocket.withConnection(port: running.port, Self.path) { socket async throws in
+                #expect(try await socket.nextText().hasPrefix("0{"))
+                #expect(try await socket.closeCode() != nil, "the server closes with a close frame")
             }
+            #expect(ContinuousClock.now - opened >= .seconds(1), "not before the connect timeout")
+            #expect(server.engine.sessionCount == 0)
         }
     }
 
     @Test func aFloodOfEventsIsCutOff() async throws {
-        let configuration = SocketServerConfiguration(engine: testEngine(path: "/socket.io"), maxPendingEvents: 10)
+        let configuration = SocketServerConfiguration(engine: testEngine(path: "/socket.io", pingInterval: 60_000), maxPendingEvents: 10)
         let release = AsyncValue<Void>()
+        let disconnects = Recorder<SocketDisconnectReason>()
         try await withSocketServer(configuration, setUp: { server in
             server.namespace("/").onConnection { socket in
                 socket.on("slow") { _, _, _ in _ = try? await release.value(timeout: .seconds(10)) }
+                socket.onDisconnect { disconnects.append($0) }
             }
         }) { running, _ async throws in
             try await RawWebSocket.withConnection(port: running.port, Self.path) { socket async throws in
@@ -143,6 +156,7 @@ struct SocketProtocolTests {
                 try await socket.closed.value(timeout: patience)
                 release.set(())
             }
+            try await disconnects.wait { $0 == [.flooding] }
         }
     }
 }

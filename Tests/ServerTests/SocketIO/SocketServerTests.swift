@@ -291,12 +291,14 @@ struct SocketServerTests {
 @Suite("Swift client heartbeat")
 struct ClientHeartbeatTests {
     @Test func theClientAnswersPingsAndStaysConnected() async throws {
-        // 2 s of pings every 100 ms outlast the 1.5 s ping timeout: a client that did not answer would be closed.
-        let configuration = SocketServerConfiguration(engine: testEngine(path: "/socket.io", pingInterval: 100, pingTimeout: 1500))
+        // 5 s of pings every 100 ms outlast the 4 s ping timeout: a client that did not answer would be closed.
+        // (The timeout is that long because the whole suite starts at once: a fresh CI run once stalled
+        // every test for about 4 s, and a 1.5 s timeout then closed a client that had answered.)
+        let configuration = SocketServerConfiguration(engine: testEngine(path: "/socket.io", pingInterval: 100, pingTimeout: 4000))
         try await withTestSocketServer(configuration) { url, disconnects, _ async throws in
             try await SocketClient.withConnection(to: url, logger: testLogger) { connection async throws in
                 let socket = try await connection.socket()
-                try await Task.sleep(for: .seconds(2))
+                try await Task.sleep(for: .seconds(5))
                 #expect(try await socket.emitWithAck("message-with-ack", "alive") == ["alive"])
                 #expect(disconnects.all.isEmpty)
             }
