@@ -320,7 +320,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 "Dialogue", "DialogueApp", "DialogueClient", "DialogueExamples", "DialogueHistory", "DialogueHistorySQLite", "DialogueHistoryPostgres", "DialogueCluster", "SocketIOClient", "SocketIOServer",
-                "EngineIOServer", "TestSupport",
+                "EngineIO", "EngineIOServer", "TestSupport",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

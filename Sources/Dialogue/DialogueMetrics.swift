@@ -8,6 +8,8 @@ import Synchronization
 /// `dialogue_events_out_total` [room, event] — deliveries to clients; `dialogue_validation_failures_total`
 /// [room, event]; `dialogue_events_refused_total` [room, code] — triggers refused for another reason;
 /// `dialogue_disconnects_total` [reason] — including `slow client` and `ping timeout`;
+/// `dialogue_connections_refused_total` [limit] — handshakes refused by the connection limits
+/// (`max connections`, `max connections per address`, `handshake rate`);
 /// `dialogue_delivery_seconds` [room, event] — from accepting a trigger to handing it to every subscriber;
 /// `dialogue_history_append_seconds` and `dialogue_history_append_failures_total` — the history store;
 /// and, set by ``DialogueServer/recordGauges()``: `dialogue_connections`, `dialogue_rooms`,
@@ -67,6 +69,10 @@ final class DialogueMetrics: Sendable {
 
     func disconnected(reason: String) {
         Counter(label: "dialogue_disconnects_total", dimensions: [("reason", reason)], factory: factory).increment()
+    }
+
+    func connectionRefused(limit: String) {
+        Counter(label: "dialogue_connections_refused_total", dimensions: [("limit", limit)], factory: factory).increment()
     }
 
     func storeAppend(after duration: Duration, failed: Bool) {

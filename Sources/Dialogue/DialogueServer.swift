@@ -103,7 +103,13 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
         self.configuration = configuration
         self.metrics = DialogueMetrics(factory: configuration.metricsFactory)
         self.logger = logger
-        self.io = SocketServer(configuration: configuration.socket, logger: logger)
+        var socket = configuration.socket
+        let metrics = self.metrics
+        socket.engine.onConnectionRefused = { [told = socket.engine.onConnectionRefused] refusal in
+            metrics.connectionRefused(limit: refusal.limit.rawValue)
+            told?(refusal)
+        }
+        self.io = SocketServer(configuration: socket, logger: logger)
         self.namespace = io.namespace("/")
         self.storeBacklog = StoreBacklog(capacity: configuration.maxPendingStoreEvents)
         (rosterChanges, rosterOutbox) = AsyncStream.makeStream()

@@ -18,6 +18,7 @@ extension ServerSettings {
             }
             server["cors"] = ["origins": origins, "credentials": .bool(cors.credentials)]
         }
+        if let header = engine.clientAddressHeader { server["clientAddressHeader"] = .string(header.rawName) }
         let storeText: String = switch store {
         case .sqlite(let path, _): "sqlite:\(path)"
         case .postgres(let url, _): Self.redactedURL(url)
@@ -37,6 +38,10 @@ extension ServerSettings {
             "maxPublishBody": .int(Int64(dialogue.httpAPI.maxBodySize)),
             "pingInterval": .string(Self.text(engine.engine.pingInterval)),
             "pingTimeout": .string(Self.text(engine.engine.pingTimeout)),
+            "maxBufferedBytes": .int(Int64(engine.engine.maxBufferedBytes)),
+            "maxConnections": .int(Int64(engine.limits.maxConnections)),
+            "maxConnectionsPerAddress": .int(Int64(engine.limits.maxConnectionsPerAddress)),
+            "handshakesPerAddress": ["max": .int(Int64(engine.limits.maxHandshakesPerAddress)), "per": .string(Self.text(engine.limits.handshakeWindow))],
         ]
         var auth: OrderedDictionary<SocketKey, SocketValue> = ["apiKeys": .int(Int64(dialogue.httpAPI.apiKeys.count))]
         auth["jwt"] = jwtKeys.isEmpty ? "off: identities are asserted by clients" : .array(jwtKeys.map(Self.describe))

@@ -3,6 +3,7 @@ import DialogueCluster
 import DialogueHistorySQLite
 import EngineIOServer
 import Foundation
+import HTTPTypes
 import OrderedCollections
 import SocketIO
 
@@ -173,7 +174,7 @@ struct SettingsReader {
     }
 
     private func readServer(_ value: ConfigValue, into dialogue: inout DialogueConfiguration) throws(ConfigurationError) {
-        let server = try value.object(allowing: ["host", "port", "path", "cors"])
+        let server = try value.object(allowing: ["host", "port", "path", "cors", "clientAddressHeader"])
         if let host = server["host"] { dialogue.host = try host.nonEmptyString }
         if let port = server["port"] {
             let number = try port.int
@@ -184,6 +185,10 @@ struct SettingsReader {
             let text = try path.nonEmptyString
             guard text.hasPrefix("/") else { throw path.error("must start with /") }
             dialogue.socket.engine.path = text
+        }
+        if let header = server["clientAddressHeader"] {
+            guard let name = HTTPField.Name(try header.nonEmptyString) else { throw header.error("is not a valid header name") }
+            dialogue.socket.engine.clientAddressHeader = name
         }
         if let cors = server["cors"] {
             let rules = try cors.object(allowing: ["origins", "credentials"])
@@ -225,6 +230,7 @@ struct SettingsReader {
     private func readLimits(_ value: ConfigValue, into dialogue: inout DialogueConfiguration) throws(ConfigurationError) {
         let limits = try value.object(allowing: [
             "maxPayload", "maxRoomsPerClient", "historyRequests", "maxHistoryPage", "clientRooms", "maxPublishBody", "pingInterval", "pingTimeout",
+            "maxBufferedBytes", "maxConnections", "maxConnectionsPerAddress", "handshakesPerAddress",
         ])
         if let size = limits["maxPayload"] { dialogue.socket.engine.engine.maxPayload = try size.positiveInt }
         if let count = limits["maxRoomsPerClient"] { dialogue.maxRoomsPerClient = try count.positiveInt }
@@ -232,6 +238,14 @@ struct SettingsReader {
         if let size = limits["maxPublishBody"] { dialogue.httpAPI.maxBodySize = try size.positiveInt }
         if let interval = limits["pingInterval"] { dialogue.socket.engine.engine.pingInterval = try interval.duration }
         if let timeout = limits["pingTimeout"] { dialogue.socket.engine.engine.pingTimeout = try timeout.duration }
+        if let size = limits["maxBufferedBytes"] { dialogue.socket.engine.engine.maxBufferedBytes = try size.positiveInt }
+        if let count = limits["maxConnections"] { dialogue.socket.engine.limits.maxConnections = try count.positiveInt }
+        if let count = limits["maxConnectionsPerAddress"] { dialogue.socket.engine.limits.maxConnectionsPerAddress = try count.positiveInt }
+        if let handshakes = limits["handshakesPerAddress"] {
+            let rule = try handshakes.object(allowing: ["max", "per"])
+            dialogue.socket.engine.limits.maxHandshakesPerAddress = try rule.required("max").positiveInt
+            if let per = rule["per"] { dialogue.socket.engine.limits.handshakeWindow = try per.duration }
+        }
         if let requests = limits["historyRequests"] {
             let rule = try requests.object(allowing: ["max", "per"])
             dialogue.historyRequestLimit = (try rule.required("max").positiveInt, try rule["per"]?.duration ?? .seconds(60))

@@ -17,6 +17,11 @@ public struct EngineConfiguration: Sendable {
     /// buffers without limit; a bound keeps one slow client from growing the server's memory.
     /// Defaults to 10 000.
     public var maxBufferedFrames: Int
+    /// How many bytes of frames may wait for a slow client before its session is closed: with large frames
+    /// the byte count, not the frame count, is what holds memory. A frame shared by a broadcast counts
+    /// in full for every client it waits for. Past the queue, a WebSocket holds at most one more batch in
+    /// its channel, so a slow client costs at most about twice this. Defaults to 4 MiB.
+    public var maxBufferedBytes: Int
 
     /// Creates a configuration.
     /// - Precondition: intervals and sizes are positive (a zero heartbeat would close every session at once).
@@ -27,10 +32,11 @@ public struct EngineConfiguration: Sendable {
         upgradeTimeout: Duration = .seconds(10),
         transports: Set<EngineTransport> = [.polling, .webSocket],
         allowUpgrades: Bool = true,
-        maxBufferedFrames: Int = 10_000
+        maxBufferedFrames: Int = 10_000,
+        maxBufferedBytes: Int = 4 << 20
     ) {
         precondition(pingInterval > .zero && pingTimeout > .zero, "ping interval and timeout must be positive")
-        precondition(maxPayload > 0 && maxBufferedFrames > 0, "maxPayload and maxBufferedFrames must be positive")
+        precondition(maxPayload > 0 && maxBufferedFrames > 0 && maxBufferedBytes > 0, "maxPayload, maxBufferedFrames and maxBufferedBytes must be positive")
         precondition(!transports.isEmpty, "at least one transport is needed")
         self.pingInterval = pingInterval
         self.pingTimeout = pingTimeout
@@ -39,6 +45,7 @@ public struct EngineConfiguration: Sendable {
         self.transports = transports
         self.allowUpgrades = allowUpgrades
         self.maxBufferedFrames = maxBufferedFrames
+        self.maxBufferedBytes = maxBufferedBytes
     }
 
     /// The upgrades offered in the handshake of a session opened on `transport`.
@@ -67,6 +74,6 @@ public enum EngineCloseReason: String, Sendable, Hashable, Error {
     case forcedClose = "forced close"
     /// The server is shutting down.
     case serverShutdown = "forced server close"
-    /// The client could not keep up: its buffer of outgoing frames hit the limit.
+    /// The client could not keep up: its buffer of outgoing frames hit a limit (frames or bytes).
     case slowClient = "slow client"
 }

@@ -1,3 +1,4 @@
+import EngineIO
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
@@ -8,6 +9,7 @@ import NIOHTTP1
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
 import NIOWebSocket
+import Synchronization
 
 /// Something that serves Engine.IO on a Hummingbird router: ``EngineServer``, or a Socket.IO server.
 public protocol EngineEndpoint: Sendable {
@@ -65,6 +67,14 @@ struct EngineChildChannel: ServerChildChannel, HTTPChannelHandler {
         /// The channel is a WebSocket now; its handlers own it.
         case webSocket
         case http(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
+        /// A WebSocket upgrade was asked for and refused: the request cannot go on as HTTP (NIO's decoder
+        /// stops at an upgrade request), so the protocol's error is written and the connection closed.
+        case refusedUpgrade(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, EngineError)
+    }
+
+    /// Why the upgrader refused this connection's upgrade, for the not-upgrading path to answer with.
+    final class UpgradeRefusal: Sendable {
+        let error = Mutex<EngineError?>(nil)
     }
 
     struct Value: ServerChildChannelValue {
@@ -74,13 +84,11 @@ struct EngineChildChannel: ServerChildChannel, HTTPChannelHandler {
 
     let responder: HTTPChannelHandler.Responder
     let engines: [EngineServer]
-    private let webSocketUpgrader: EngineWebSocketUpgrader
     private let http1 = HTTP1Channel.Configuration()
 
     init(responder: @escaping HTTPChannelHandler.Responder, engines: [EngineServer]) {
         self.responder = Self.redirectingLateUpgrades(responder, engines: engines)
         self.engines = engines
-        self.webSocketUpgrader = EngineWebSocketUpgrader(engines: engines)
     }
 
     /// NIO upgrades only a connection's first request. A client that asks for a WebSocket on a keep-alive
@@ -91,7 +99,7 @@ struct EngineChildChannel: ServerChildChannel, HTTPChannelHandler {
         struct ClosingAfterRedirect: Error {}
         return { request, responseWriter, channel in
             guard request.headers[.upgrade]?.lowercased() == "websocket", let (engine, query) = route(request.uri, engines),
-                await engine.shouldUpgrade(headers: request.headers, query: query)
+                await engine.shouldUpgrade(headers: request.headers, query: query, address: engine.clientAddress(request, channel: channel), report: false)
             else {
                 return try await responder(request, responseWriter, channel)
             }
@@ -114,15 +122,20 @@ struct EngineChildChannel: ServerChildChannel, HTTPChannelHandler {
             // Every channel keeps its last read buffer for the next read: start it small (NIO's default is
             // 2 KiB); it grows with what a connection actually sends.
             try channel.syncOptions?.setOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
+            let refusal = UpgradeRefusal()
             let serverUpgrade = NIOTypedHTTPServerUpgradeConfiguration(
-                upgraders: [webSocketUpgrader],
+                upgraders: [EngineWebSocketUpgrader(engines: engines, refusal: refusal)],
                 notUpgradingCompletionHandler: { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let pipeline = channel.pipeline.syncOperations
                         try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
                         try pipeline.addHandlers(http1.additionalChannelHandlers())
                         try pipeline.addHandler(HTTPConnectionStateHandler(idleTimeout: http1.idleTimeout.map { .init($0) }, logger: logger))
-                        return .http(try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true)))
+                        let http = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
+                            wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true)
+                        )
+                        if let error = refusal.error.withLock({ $0 }) { return .refusedUpgrade(http, error) }
+                        return .http(http)
                     }
                 }
             )
@@ -142,6 +155,12 @@ struct EngineChildChannel: ServerChildChannel, HTTPChannelHandler {
                 return
             case .http(let http1):
                 await handleHTTP(asyncChannel: http1, logger: logger)
+            case .refusedUpgrade(let http1, let error):
+                try await http1.executeThenClose { _, outbound in
+                    let body = ByteBuffer(string: error.jsonBody)
+                    let headers: HTTPFields = [.connection: "close", .contentType: "application/json", .contentLength: "\(body.readableBytes)"]
+                    try await outbound.write(contentsOf: [.head(HTTPResponse(status: .init(code: error.httpStatus), headerFields: headers)), .body(body), .end(nil)])
+                }
             }
         } catch {
             logger.debug("connection ended before its first request was handled", metadata: ["error.type": "\(error)"])

@@ -31,18 +31,21 @@ public final class EngineServer: Service, Sendable {
     public let configuration: EngineServerConfiguration
     let handler: any EngineSessionHandler
     let logger: Logger
-    private let registry = Mutex(Registry())
+    private let registry: Mutex<Registry>
 
     struct Registry {
         var sessions: [String: EngineSession] = [:]
         /// `false` once graceful shutdown began: new sessions are refused.
         var accepting = true
+        /// The open sessions per client address, and the handshake rate of each.
+        var admission: ConnectionAdmission<EngineInstant>
     }
 
     public init(configuration: EngineServerConfiguration, handler: some EngineSessionHandler, logger: Logger) {
         self.configuration = configuration
         self.handler = handler
         self.logger = logger
+        self.registry = Mutex(Registry(admission: ConnectionAdmission(limits: configuration.limits)))
     }
 
     /// The number of open sessions.
@@ -63,19 +66,27 @@ public final class EngineServer: Service, Sendable {
         for session in open { session.close(.serverShutdown) }
     }
 
-    /// Opens a session (registered before the handler learns of it), or `nil` once shutdown began.
-    private func openSession(query: [String: String], headers: HTTPFields, transport: EngineTransport, eventLoop: any EventLoop) -> EngineSession? {
+    /// Opens a session (registered before the handler learns of it). Throws once shutdown began, or when
+    /// a connection limit refuses it.
+    private func openSession(query: [String: String], headers: HTTPFields, transport: EngineTransport, address: String, eventLoop: any EventLoop) throws(EngineError) -> EngineSession {
         let session = EngineSession(
             id: EngineCodec.makeSessionID(),
-            handshake: EngineHandshake(query: query, headers: headers, transport: transport),
+            handshake: EngineHandshake(query: query, headers: headers, transport: transport, address: address),
             server: self,
             eventLoop: eventLoop
         )
-        let accepted = registry.withLock { registry in
-            if registry.accepting { registry.sessions[session.id] = session }
-            return registry.accepting
+        enum Outcome { case opened, shuttingDown, refused(EngineConnectionLimits.Limit) }
+        let outcome = registry.withLock { registry -> Outcome in
+            guard registry.accepting else { return .shuttingDown }
+            if let limit = registry.admission.admit(address, now: .now) { return .refused(limit) }
+            registry.sessions[session.id] = session
+            return .opened
         }
-        guard accepted else { return nil }
+        switch outcome {
+        case .opened: break
+        case .shuttingDown: throw EngineError(.badRequest, context: "server shutting down")
+        case .refused(let limit): throw refused(address, by: limit)
+        }
         session.log(.debug, "engine.io session opened", metadata: ["eio.transport": .string(transport.rawValue)])
         session.start()
         return session
@@ -83,19 +94,54 @@ public final class EngineServer: Service, Sendable {
 
     /// Called once per session, when it is over and no poll needs it any more: the registry forgets it.
     func sessionFinished(_ session: EngineSession) {
-        registry.withLock { _ = $0.sessions.removeValue(forKey: session.id) }
+        registry.withLock { registry in
+            guard registry.sessions.removeValue(forKey: session.id) != nil else { return }
+            registry.admission.release(session.handshake.address)
+        }
+    }
+
+    /// Reports a handshake refused by a connection limit (logged once a minute per address, always told
+    /// to ``EngineServerConfiguration/onConnectionRefused``) and returns the protocol's error for it.
+    private func refused(_ address: String, by limit: EngineConnectionLimits.Limit) -> EngineError {
+        if registry.withLock({ $0.admission.shouldLogRefusal(of: address, by: limit, now: .now) }) {
+            logger.warning(
+                "connection refused: \(limit.rawValue) reached (further refusals of this address in the next minute are counted, not logged)",
+                metadata: ["eio.address": .string(address)]
+            )
+        }
+        configuration.onConnectionRefused?(EngineConnectionRefusal(limit: limit, address: address))
+        return EngineError(.forbidden, context: limit.rawValue)
+    }
+
+    /// The client address the connection limits count: the rightmost entry of the proxy header when one is
+    /// configured and present (`forwarded`), otherwise the TCP peer's IP address.
+    func clientAddress(forwarded: String?, peer: SocketAddress?) -> String {
+        if configuration.clientAddressHeader != nil, let forwarded,
+            let last = forwarded.split(separator: ",").last?.trimmingCharacters(in: .whitespaces), !last.isEmpty
+        {
+            return last
+        }
+        return peer?.ipAddress ?? "unknown"
+    }
+
+    /// ``clientAddress(forwarded:peer:)`` of a request.
+    func clientAddress(_ request: Request, channel: any Channel) -> String {
+        clientAddress(forwarded: configuration.clientAddressHeader.flatMap { request.headers[$0] }, peer: channel.remoteAddress)
     }
 
     /// Adds the transports' routes: `GET`/`POST`/`OPTIONS` for long-polling on `router`, and the WebSocket
     /// upgrade on `webSocketRouter` (the router given to `.http1WebSocketUpgrade(webSocketRouter:)`).
     public func mount<Context: EngineRequestContextProtocol>(on router: Router<Context>, webSocketRouter: Router<Context>) {
         let path = RouterPath(configuration.path)
-        router.on(path, method: .get) { request, context in await self.poll(request, eventLoop: context.channel.eventLoop) }
+        router.on(path, method: .get) { request, context in
+            await self.poll(request, address: self.clientAddress(request, channel: context.channel), eventLoop: context.channel.eventLoop)
+        }
         router.on(path, method: .post) { request, _ in await self.post(request) }
         router.on(path, method: .options) { request, _ in self.preflight(request) }
         router.on(path, method: .put) { request, _ in self.errorResponse(EngineError(.badHandshakeMethod), request: request) }
-        webSocketRouter.ws(path) { request, _ in
-            await self.shouldUpgrade(headers: request.headers, query: Self.query(of: request.uri)) ? .upgrade([:]) : .dontUpgrade
+        webSocketRouter.ws(path) { request, context in
+            let address = self.clientAddress(request, channel: context.channel)
+            return await self.shouldUpgrade(headers: request.headers, query: Self.query(of: request.uri), address: address) ? .upgrade([:]) : .dontUpgrade
         } onUpgrade: { inbound, outbound, context in
             await self.serveWebSocket(inbound: inbound, outbound: outbound, channel: context.requestContext.channel, request: context.request)
         }
@@ -112,15 +158,17 @@ public final class EngineServer: Service, Sendable {
     }
 
     /// The checks every request goes through; returns the session for requests that carry a `sid`.
-    private func verify(method: HTTPRequest.Method, headers: HTTPFields, query: [String: String], upgrade: Bool) async throws(EngineError) -> EngineSession? {
-        if let session = try check(method: method, query: query, upgrade: upgrade) { return session }
+    /// `address` is the client's, for a request that may be a handshake.
+    private func verify(method: HTTPRequest.Method, headers: HTTPFields, query: [String: String], upgrade: Bool, address: String?) async throws(EngineError) -> EngineSession? {
+        if let session = try check(method: method, query: query, upgrade: upgrade, address: address, report: true) { return session }
         if let allowRequest = configuration.allowRequest, await !allowRequest(headers, query) { throw EngineError(.forbidden) }
         return nil
     }
 
-    /// The checks of ``verify(method:headers:query:upgrade:)`` that need no application code: all but
-    /// ``EngineServerConfiguration/allowRequest``, which a handshake (no `sid`) must pass too.
-    private func check(method: HTTPRequest.Method, query: [String: String], upgrade: Bool) throws(EngineError) -> EngineSession? {
+    /// The checks of ``verify(method:headers:query:upgrade:address:)`` that need no application code: all but
+    /// ``EngineServerConfiguration/allowRequest``, which a handshake (no `sid`) must pass too. A handshake
+    /// over a connection limit is refused here, and reported when `report` is set.
+    private func check(method: HTTPRequest.Method, query: [String: String], upgrade: Bool, address: String?, report: Bool) throws(EngineError) -> EngineSession? {
         guard let transportName = query["transport"], let transport = EngineTransport(rawValue: transportName),
             configuration.engine.transports.contains(transport)
         else { throw EngineError(.unknownTransport, context: "transport=\(query["transport"] ?? "")") }
@@ -133,17 +181,18 @@ public final class EngineServer: Service, Sendable {
             return session
         }
         guard method == .get else { throw EngineError(.badHandshakeMethod) }
+        if let address, let limit = registry.withLock({ $0.admission.refusal(for: address, now: .now) }) {
+            throw report ? refused(address, by: limit) : EngineError(.forbidden, context: limit.rawValue)
+        }
         if transport == .webSocket && !upgrade { throw EngineError(.badRequest, context: "websocket handshake without upgrade") }
         return nil
     }
 
-    private func poll(_ request: Request, eventLoop: any EventLoop) async -> Response {
+    private func poll(_ request: Request, address: String, eventLoop: any EventLoop) async -> Response {
         let query = Self.query(of: request.uri)
         do {
-            let verified = try await verify(method: request.method, headers: request.headers, query: query, upgrade: false)
-            guard let session = verified ?? openSession(query: query, headers: request.headers, transport: .polling, eventLoop: eventLoop) else {
-                throw EngineError(.badRequest, context: "server shutting down")
-            }
+            let verified = try await verify(method: request.method, headers: request.headers, query: query, upgrade: false, address: address)
+            let session = try verified ?? openSession(query: query, headers: request.headers, transport: .polling, address: address, eventLoop: eventLoop)
             try session.beginPoll()
             defer { session.endPoll() }
             guard let frames = await session.nextPollFrames() else {
@@ -161,7 +210,7 @@ public final class EngineServer: Service, Sendable {
         let query = Self.query(of: request.uri)
         do {
             guard query["sid"] != nil else { throw EngineError(.badHandshakeMethod) }
-            guard let session = try await verify(method: request.method, headers: request.headers, query: query, upgrade: false) else {
+            guard let session = try await verify(method: request.method, headers: request.headers, query: query, upgrade: false, address: nil) else {
                 throw EngineError(.unknownSessionID)
             }
             try session.beginPost()
@@ -227,33 +276,51 @@ public final class EngineServer: Service, Sendable {
 
     // MARK: WebSocket
 
-    /// Whether a WebSocket upgrade request may proceed. A refused request continues as plain HTTP, where
-    /// the same checks answer with the protocol's error.
-    func shouldUpgrade(headers: HTTPFields, query: [String: String]) async -> Bool {
-        if let decided = upgradeDecision(query: query) { return decided }
-        return await configuration.allowRequest?(headers, query) ?? true
+    /// Whether a WebSocket upgrade request may proceed. With `report` unset, a refusal by a connection
+    /// limit is not reported: the request is only being looked at, and will be checked again.
+    func shouldUpgrade(headers: HTTPFields, query: [String: String], address: String, report: Bool = true) async -> Bool {
+        await upgradeRefusal(headers: headers, query: query, address: address, report: report) == nil
     }
 
-    /// ``shouldUpgrade(headers:query:)`` without a task: `nil` when only the application's
-    /// ``EngineServerConfiguration/allowRequest`` can decide.
-    func upgradeDecision(query: [String: String]) -> Bool? {
-        guard query["transport"] == EngineTransport.webSocket.rawValue else { return false }
+    /// Why a WebSocket upgrade request is refused: the protocol's error to answer it with, or `nil` when
+    /// it may proceed.
+    func upgradeRefusal(headers: HTTPFields, query: [String: String], address: String, report: Bool = true) async -> EngineError? {
+        switch upgradeDecision(query: query, address: address, report: report) {
+        case .upgrade: nil
+        case .refuse(let error): error
+        case .askApplication: await configuration.allowRequest?(headers, query) ?? true ? nil : EngineError(.forbidden)
+        }
+    }
+
+    /// What ``upgradeRefusal(headers:query:address:report:)`` decides without a task.
+    enum UpgradeDecision {
+        case upgrade
+        case refuse(EngineError)
+        /// Only the application's ``EngineServerConfiguration/allowRequest`` can decide.
+        case askApplication
+    }
+
+    /// ``upgradeRefusal(headers:query:address:report:)`` as far as it needs no task.
+    func upgradeDecision(query: [String: String], address: String, report: Bool = true) -> UpgradeDecision {
+        guard query["transport"] == EngineTransport.webSocket.rawValue else {
+            return .refuse(EngineError(.badRequest, context: "upgrade to a WebSocket with transport=\(query["transport"] ?? "")"))
+        }
         do {
-            if let session = try check(method: .get, query: query, upgrade: true) {
+            if let session = try check(method: .get, query: query, upgrade: true, address: address, report: report) {
                 // An upgrade is possible only from long-polling; the rest is decided once the socket is open.
-                return !session.isClosed
+                return session.isClosed ? .refuse(EngineError(.badRequest, context: "session closed")) : .upgrade
             }
-            return configuration.allowRequest == nil ? true : nil
+            return configuration.allowRequest == nil ? .upgrade : .askApplication
         } catch {
-            return false
+            return .refuse(error)
         }
     }
 
     /// A WebSocket opened: it serves a new session, or joins the session named by `sid` for an upgrade.
     /// Returns `nil` when it must be closed at once (the session cannot upgrade now, or shutdown began).
-    func webSocketOpened(query: [String: String], headers: HTTPFields, writer: WebSocketWriter, eventLoop: any EventLoop) -> EngineSession? {
+    func webSocketOpened(query: [String: String], headers: HTTPFields, address: String, writer: WebSocketWriter, eventLoop: any EventLoop) -> EngineSession? {
         guard let sid = query["sid"] else {
-            guard let session = openSession(query: query, headers: headers, transport: .webSocket, eventLoop: eventLoop) else { return nil }
+            guard let session = try? openSession(query: query, headers: headers, transport: .webSocket, address: address, eventLoop: eventLoop) else { return nil }
             return session.attachWebSocket(writer) ? session : nil
         }
         guard let existing = session(id: sid), existing.attachWebSocket(writer) else {
@@ -267,13 +334,14 @@ public final class EngineServer: Service, Sendable {
     /// of your own). ``EngineApplication`` serves WebSockets with plain NIO handlers instead, which holds
     /// far less memory per connection.
     private func serveWebSocket(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel, request: Request) async {
+        let address = clientAddress(request, channel: channel)
         let closeRequested = OneShotSignal()
         let writer = WebSocketWriter(
             sink: .framed(channel, close: { closeRequested.fire() }), eventLoop: channel.eventLoop, pacing: configuration.webSocketPacing
         )
         let query = Self.query(of: request.uri)
         let session = try? await channel.eventLoop.submit {
-            let session = self.webSocketOpened(query: query, headers: request.headers, writer: writer, eventLoop: channel.eventLoop)
+            let session = self.webSocketOpened(query: query, headers: request.headers, address: address, writer: writer, eventLoop: channel.eventLoop)
             writer.session = session
             writer.write()
             return session

@@ -48,7 +48,11 @@ public final class EngineSession: Sendable {
 
     struct Inner: ~Copyable {
         var machine: Machine
+        /// Frames waiting for the client, and their size in bytes (bounded by
+        /// ``EngineConfiguration/maxBufferedFrames`` and ``EngineConfiguration/maxBufferedBytes``): change
+        /// them together, through ``queue(_:)`` and ``takeFrames(into:)``.
         var frames: [EngineFrame] = []
+        var queuedBytes = 0
         /// Frames for the WebSocket under trial only (the `3probe` answer).
         var probeFrames: [EngineFrame] = []
         var pollWaiter: PollWaiter?
@@ -65,6 +69,17 @@ public final class EngineSession: Sendable {
         var closeDelivered = false
         var closeAnnounced = false
         var finished = false
+
+        mutating func queue(_ frame: EngineFrame) {
+            frames.append(frame)
+            queuedBytes += frame.webSocketFrame.readableBytes
+        }
+
+        /// Hands every queued frame to `taker`, whose storage (empty) the queue keeps for its next frames.
+        mutating func takeFrames(into taker: inout [EngineFrame]) {
+            swap(&taker, &frames)
+            queuedBytes = 0
+        }
     }
 
     init(id: String, handshake: EngineHandshake, server: EngineServer, eventLoop: any EventLoop) {
@@ -79,7 +94,7 @@ public final class EngineSession: Sendable {
             upgrades: configuration.upgrades(from: handshake.transport),
             configuration: configuration
         )
-        inner.frames.append(EngineFrame(EnginePacket(.open, .text(open))))
+        inner.queue(EngineFrame(EnginePacket(.open, .text(open))))
         self.state = Mutex(inner)
     }
 
@@ -106,8 +121,9 @@ public final class EngineSession: Sendable {
     }
 
     /// Queues frames for the client, contiguously (a Socket.IO packet and its binary attachments).
-    /// Returns `false` if the session is closed. A client whose queue exceeds
-    /// ``EngineConfiguration/maxBufferedFrames`` is closed as a slow client.
+    /// Returns `false` if the session is closed. A client whose queue would exceed
+    /// ``EngineConfiguration/maxBufferedFrames`` or ``EngineConfiguration/maxBufferedBytes`` is closed as a
+    /// slow client.
     @discardableResult
     public func send(_ frames: some Collection<EngineFrame>) -> Bool {
         let (accepted, webSocket) = enqueue(frames)
@@ -121,11 +137,14 @@ public final class EngineSession: Sendable {
         var slow = false
         let (accepted, wakeups) = state.withLock { inner -> (Bool, Wakeups) in
             guard !inner.machine.isClosed else { return (false, Wakeups()) }
-            if inner.frames.count + frames.count > server.configuration.engine.maxBufferedFrames {
+            let limits = server.configuration.engine
+            let bytes = frames.reduce(0) { $0 + $1.webSocketFrame.readableBytes }
+            if inner.frames.count + frames.count > limits.maxBufferedFrames || inner.queuedBytes + bytes > limits.maxBufferedBytes {
                 slow = inner.machine.close(.slowClient)
                 return (false, afterChange(&inner))
             }
             inner.frames.append(contentsOf: frames)
+            inner.queuedBytes += bytes
             // Queueing leaves the machine as it was, so its deadlines too: unless a poll waits, all there
             // is to decide is whether the WebSocket needs waking (this runs for every frame sent).
             guard inner.pollWaiter == nil else { return (true, afterChange(&inner)) }
@@ -142,7 +161,7 @@ public final class EngineSession: Sendable {
             let wasPolling = inner.machine.activeTransport == .polling
             guard inner.machine.close(reason) else { return (false, Wakeups()) }
             if wasPolling, reason != .transportClose {
-                inner.frames.append(EngineFrame(EnginePacket(.close)))
+                inner.queue(EngineFrame(EnginePacket(.close)))
             }
             return (true, afterChange(&inner))
         }
@@ -233,10 +252,10 @@ public final class EngineSession: Sendable {
                 // The upgrade was given up: this WebSocket lost its trial.
                 return true
             case .webSocket:
-                swap(&frames, &inner.frames)
+                inner.takeFrames(into: &frames)
                 return false
             case .closed:
-                swap(&frames, &inner.frames)
+                inner.takeFrames(into: &frames)
                 return true
             }
         }
@@ -266,6 +285,7 @@ public final class EngineSession: Sendable {
                 } else if !inner.frames.isEmpty {
                     answer = .some(inner.frames)
                     inner.frames.removeAll(keepingCapacity: true)
+                    inner.queuedBytes = 0
                 }
             case .webSocket:
                 answer = .some(nil)
@@ -275,6 +295,7 @@ public final class EngineSession: Sendable {
                     inner.closeDelivered = true
                     answer = .some(inner.frames.isEmpty ? [EngineFrame(EnginePacket(.noop))] : inner.frames)
                     inner.frames.removeAll()
+                    inner.queuedBytes = 0
                 } else {
                     answer = .some(nil)
                 }
@@ -338,7 +359,7 @@ public final class EngineSession: Sendable {
             while true {
                 let action = inner.machine.timerFired(now: now)
                 if action == .none { break }
-                if action == .sendPing { inner.frames.append(EngineFrame(EnginePacket(.ping))) }
+                if action == .sendPing { inner.queue(EngineFrame(EnginePacket(.ping))) }
                 actions.append(action)
             }
             return afterChange(&inner)

@@ -12,6 +12,9 @@ public struct EngineHandshake: Sendable {
     public let headers: HTTPFields
     /// The transport the session opened on.
     public let transport: EngineTransport
+    /// The client's address: the TCP peer's IP address, or the proxy header's entry (see
+    /// ``EngineServerConfiguration/clientAddressHeader``).
+    public let address: String
 }
 
 /// Receives what happens on Engine.IO sessions: the layer above (Socket.IO) implements it.

@@ -20,23 +20,23 @@ final class EngineWebSocketHandler: ChannelInboundHandler {
 
     private let engine: EngineServer
     private var reader: WebSocketFrameReader
-    private var opening: (query: [String: String], headers: HTTPFields)?
+    private var opening: (query: [String: String], headers: HTTPFields, address: String)?
     private var writer: WebSocketWriter?
     /// The message being reassembled from fragments: its opcode, bytes so far and frame count.
     private var fragmented: (opcode: WebSocketOpcode, bytes: ByteBuffer, frames: Int)?
 
-    init(engine: EngineServer, query: [String: String], headers: HTTPFields) {
+    init(engine: EngineServer, query: [String: String], headers: HTTPFields, address: String) {
         self.engine = engine
         self.reader = WebSocketFrameReader(maxFrameSize: engine.configuration.engine.maxPayload)
-        self.opening = (query, headers)
+        self.opening = (query, headers, address)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        guard let (query, headers) = opening else { return }
+        guard let (query, headers, address) = opening else { return }
         opening = nil
         let writer = WebSocketWriter(sink: .raw(context), eventLoop: context.eventLoop, pacing: engine.configuration.webSocketPacing)
         self.writer = writer
-        guard let session = engine.webSocketOpened(query: query, headers: headers, writer: writer, eventLoop: context.eventLoop) else {
+        guard let session = engine.webSocketOpened(query: query, headers: headers, address: address, writer: writer, eventLoop: context.eventLoop) else {
             writer.close(code: .policyViolation)
             return
         }

@@ -14,14 +14,17 @@ import NIOWebSocket
 /// handler a connection carries costs it memory for as long as it is open.
 ///
 /// Whether a request may upgrade is decided on the event loop, without a task, unless the application set
-/// ``EngineServerConfiguration/allowRequest``. A refused request goes on as plain HTTP, where the router
-/// answers with the protocol's error.
+/// ``EngineServerConfiguration/allowRequest``. A refused request is answered with the protocol's error
+/// (status and JSON body) and the connection closed: NIO's HTTP decoder stops at an upgrade request, so
+/// it cannot go on as plain HTTP.
 struct EngineWebSocketUpgrader: NIOTypedHTTPServerProtocolUpgrader {
     typealias UpgradeResult = EngineChildChannel.UpgradeResult
 
     let supportedProtocol = "websocket"
     let requiredUpgradeHeaders: [String] = []
     let engines: [EngineServer]
+    /// Where a refusal's error goes, for the connection to answer with (see ``EngineChildChannel``).
+    let refusal: EngineChildChannel.UpgradeRefusal
 
     func buildUpgradeResponse(channel: any Channel, upgradeRequest head: HTTPRequestHead, initialResponseHeaders: HTTPHeaders) -> EventLoopFuture<HTTPHeaders> {
         let loop = channel.eventLoop
@@ -32,18 +35,21 @@ struct EngineWebSocketUpgrader: NIOTypedHTTPServerProtocolUpgrader {
         headers.replaceOrAdd(name: "Upgrade", value: "websocket")
         headers.replaceOrAdd(name: "Connection", value: "upgrade")
         headers.add(name: "Sec-WebSocket-Accept", value: Self.acceptValue(key: key))
-        switch engine.upgradeDecision(query: query) {
-        case true?:
+        let address = Self.clientAddress(of: head, channel: channel, engine: engine)
+        switch engine.upgradeDecision(query: query, address: address) {
+        case .upgrade:
             return loop.makeSucceededFuture(headers)
-        case false?:
+        case .refuse(let error):
+            refusal.error.withLock { $0 = error }
             return loop.makeFailedFuture(NIOWebSocketUpgradeError.unsupportedWebSocketTarget)
-        case nil:
+        case .askApplication:
             guard let fields = try? HTTPRequest(head, secure: false, splitCookie: false).headerFields else {
                 return loop.makeFailedFuture(NIOWebSocketUpgradeError.invalidUpgradeHeader)
             }
             let promise = loop.makePromise(of: HTTPHeaders.self)
-            promise.completeWithTask { [headers] in
-                guard await engine.shouldUpgrade(headers: fields, query: query) else {
+            promise.completeWithTask { [headers, refusal] in
+                if let error = await engine.upgradeRefusal(headers: fields, query: query, address: address) {
+                    refusal.error.withLock { $0 = error }
                     throw NIOWebSocketUpgradeError.unsupportedWebSocketTarget
                 }
                 return headers
@@ -58,7 +64,8 @@ struct EngineWebSocketUpgrader: NIOTypedHTTPServerProtocolUpgrader {
                 throw ChannelError.inappropriateOperationForState
             }
             let pipeline = channel.pipeline.syncOperations
-            try pipeline.addHandler(EngineWebSocketHandler(engine: engine, query: query, headers: Self.sessionHeaders(of: head)))
+            let address = Self.clientAddress(of: head, channel: channel, engine: engine)
+            try pipeline.addHandler(EngineWebSocketHandler(engine: engine, query: query, headers: Self.sessionHeaders(of: head), address: address))
             // The WebSocket handler answers the shutdown itself.
             if let quiescing = try? pipeline.handler(type: CloseSilentConnectionOnQuiesce.self) {
                 pipeline.removeHandler(quiescing, promise: nil)
@@ -84,6 +91,11 @@ struct EngineWebSocketUpgrader: NIOTypedHTTPServerProtocolUpgrader {
     private static let handshakeOnly: Set<HTTPField.Name> = [
         HTTPField.Name("Host")!, .connection, .upgrade, .secWebSocketKey, .secWebSocketVersion, .secWebSocketExtensions,
     ]
+
+    /// The client's address for `engine`'s limits (``EngineServer/clientAddress(forwarded:peer:)``).
+    static func clientAddress(of head: HTTPRequestHead, channel: any Channel, engine: EngineServer) -> String {
+        engine.clientAddress(forwarded: engine.configuration.clientAddressHeader.flatMap { head.headers.first(name: $0.rawName) }, peer: channel.remoteAddress)
+    }
 
     /// `Sec-WebSocket-Accept` for `key` (RFC 6455, section 4.2.2).
     static func acceptValue(key: String) -> String {

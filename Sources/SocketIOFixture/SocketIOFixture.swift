@@ -61,7 +61,8 @@ struct SocketIOFixture: AsyncParsableCommand {
             engine: EngineConfiguration(pingInterval: .milliseconds(300), pingTimeout: .milliseconds(200), maxPayload: 1_000_000),
             path: path,
             cors: CORSConfiguration(origin: .any),
-            webSocketPacing: .milliseconds(1)
+            webSocketPacing: .milliseconds(1),
+            limits: .unlimited  // the suites open connections faster than one address may by default
         )
     }
 
@@ -82,7 +83,8 @@ struct SocketIOFixture: AsyncParsableCommand {
     }
 
     static func benchServer(logger: Logger) -> SocketServer {
-        let engine = EngineServerConfiguration(path: "/socket.io", cors: CORSConfiguration())
+        // Load generators connect from one address, thousands of clients at a time.
+        let engine = EngineServerConfiguration(path: "/socket.io", cors: CORSConfiguration(), limits: .unlimited)
         let io = SocketServer(configuration: SocketServerConfiguration(engine: engine), logger: logger)
         let root = io.namespace("/")
         root.onConnection { socket in

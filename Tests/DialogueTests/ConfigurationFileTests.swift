@@ -2,6 +2,7 @@ import Dialogue
 import DialogueApp
 import DialogueCluster
 import DialogueEvents
+import EngineIO
 import EngineIOServer
 import Foundation
 import SocketIO
@@ -18,6 +19,7 @@ struct ConfigurationFileTests {
       port: ${PORT:-4000}
       path: /rt
       cors: { origins: [https://app.example.com], credentials: true }
+      clientAddressHeader: X-Forwarded-For
     history:
       store: postgres://dialogue:secret@db.internal/app
       postgresSchema: chat
@@ -28,6 +30,10 @@ struct ConfigurationFileTests {
       historyRequests: { max: 5, per: 30s }
       clientRooms: 0
       pingInterval: 10s
+      maxBufferedBytes: 2097152
+      maxConnections: 5000
+      maxConnectionsPerAddress: 50
+      handshakesPerAddress: { max: 20, per: 10s }
     auth:
       jwt: { algorithm: HS512, secret: "${JWT_SECRET}" }
       apiKeys: ["${API_KEY}"]
@@ -81,6 +87,8 @@ struct ConfigurationFileTests {
         #expect(dialogue.socket.engine.engine.maxPayload == 65536 && dialogue.socket.engine.engine.pingInterval == .seconds(10))
         #expect(dialogue.maxRoomsPerClient == 20 && dialogue.historyRequestLimit.maxRequests == 5 && dialogue.historyRequestLimit.window == .seconds(30))
         #expect(dialogue.clientRooms.limitPerUser == 0)
+        #expect(dialogue.socket.engine.engine.maxBufferedBytes == 2_097_152 && dialogue.socket.engine.clientAddressHeader?.rawName == "X-Forwarded-For")
+        #expect(dialogue.socket.engine.limits == EngineConnectionLimits(maxConnections: 5000, maxConnectionsPerAddress: 50, maxHandshakesPerAddress: 20, handshakeWindow: .seconds(10)))
         #expect(settings.jwtKeys.count == 1 && dialogue.httpAPI.apiKeys == ["api-key-0123456789abcdef"])
         #expect(settings.adminToken == "admin-token-0123456789" && settings.metrics == false)
         #expect(Array(dialogue.rooms.keys) == ["general", "ops"], "file order")
@@ -171,6 +179,10 @@ struct ConfigurationFileTests {
         ("auth: { jwt: { algorithm: RS256, publicKey: missing.pem } }", "auth.jwt.publicKey", "cannot read"),
         ("admin: { token: short }", "admin.token", "at least 16 characters"),
         ("limits: { historyRequests: { max: 5, per: soon } }", "limits.historyRequests.per", "must be a duration"),
+        ("limits: { handshakesPerAddress: { max: 0 } }", "limits.handshakesPerAddress.max", "must be a positive integer"),
+        ("limits: { handshakesPerAddress: { max: 5, per: 0s } }", "limits.handshakesPerAddress.per", "must be a duration"),
+        ("limits: { maxConnectionsPerAddress: -1 }", "limits.maxConnectionsPerAddress", "must be a positive integer"),
+        ("server: { clientAddressHeader: 'not a header' }", "server.clientAddressHeader", "is not a valid header name"),
         ("rooms: { a: {}, a: {} }", "", "duplicated key(s): 'a'"),
         ("rooms: [", "", "not valid YAML or JSON"),
     ])

@@ -1,5 +1,6 @@
 import Dialogue
 import DialogueHistory
+import EngineIOServer
 import Foundation
 import Prometheus
 import SocketIO
@@ -87,6 +88,23 @@ struct OperationsTests {
                 #expect(text.contains("dialogue_connections 1"))
                 #expect(text.contains(#"dialogue_room_members{room="general"} 1"#))
                 #expect(text.contains("dialogue_history_store_healthy 1"))
+            }
+        }
+    }
+
+    @Test func refusedConnectionsAreCounted() async throws {
+        let registry = PrometheusCollectorRegistry()
+        var configuration = testConfiguration()
+        configuration.metricsFactory = PrometheusMetricsFactory(registry: registry)
+        configuration.socket.engine.limits.maxConnectionsPerAddress = 1
+        let told = Recorder<EngineConnectionRefusal>()
+        configuration.socket.engine.onConnectionRefused = { told.append($0) }
+        try await withDialogue(configuration) { _, url in
+            try await TestClient.with(url, auth: ["userId": "alice"]) { _ in
+                let refused = try await httpRequest("GET", "\(url)/socket.io/?EIO=4&transport=polling")
+                #expect(refused.status == 403 && refused.body == #"{"code":4,"message":"Forbidden"}"#)
+                #expect(registry.emitToString().contains(#"dialogue_connections_refused_total{limit="max connections per address"} 1"#))
+                #expect(told.all == [EngineConnectionRefusal(limit: .maxConnectionsPerAddress, address: "127.0.0.1")], "the application's own callback too")
             }
         }
     }

@@ -170,6 +170,22 @@ struct WebSocketTests {
         }
     }
 
+    @Test func aRefusedUpgradeIsAnsweredWithTheProtocolsError() async throws {
+        try await withEchoServer { polling, _, _ async throws in
+            // Real upgrade requests (NIO's decoder stops at one, so it cannot go on as plain HTTP): the
+            // answer is the protocol's error, not a connection closed without a word.
+            let refusals = [
+                ("/engine.io/?EIO=4&transport=websocket&sid=nope", #"{"code":1,"message":"Session ID unknown"}"#),
+                ("/engine.io/?EIO=3&transport=websocket", #"{"code":5,"message":"Unsupported protocol version"}"#),
+            ]
+            for (path, body) in refusals {
+                let head = try await WireWebSocket.withConnection(port: polling.port, path) { socket async throws in socket.responseHead }
+                #expect(head.hasPrefix("HTTP/1.1 400"), "\(path)")
+                #expect(head.contains("Content-Type: application/json\r\n") && head.contains("Content-Length: \(body.utf8.count)\r\n"), "\(head)")
+            }
+        }
+    }
+
     @Test func aWebSocketForAnUnknownSessionIsRefused() async throws {
         try await withEchoServer { polling, _, _ async throws in
             // The upgrade is declined, so the request is answered as plain HTTP with the protocol's error.
