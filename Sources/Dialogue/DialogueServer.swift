@@ -145,15 +145,26 @@ public final class DialogueServer: Service, EngineEndpoint, Sendable {
             logger.warning("No socket.authenticate hook: user ids are whatever clients claim (auth.userId). Fine for development; set an authenticate hook in production.")
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
-            if let store = configuration.historyStore { group.addTask { try await store.run() } }
-            try await startCluster(in: &group)
-            try await openStore()
-            ready.fire()
-            group.addTask { await self.receiveFromCluster() }
-            group.addTask { await self.runRetention() }
-            if let store = configuration.historyStore { group.addTask { await self.runStoreRetry(store) } }
-            for room in rooms() { await runHook("rooms.onCreated") { try await configuration.hooks.rooms.onCreated?(room) } }
-            try await io.run()
+            do {
+                if let store = configuration.historyStore { group.addTask { try await store.run() } }
+                try await startCluster(in: &group)
+                try await openStore()
+                ready.fire()
+                group.addTask { await self.receiveFromCluster() }
+                group.addTask { await self.runRetention() }
+                if let store = configuration.historyStore { group.addTask { await self.runStoreRetry(store) } }
+                for room in rooms() { await runHook("rooms.onCreated") { try await configuration.hooks.rooms.onCreated?(room) } }
+                try await io.run()
+            } catch {
+                // Cancelled before serving (another service of the group failed: the port was taken, say),
+                // or the store would not open: the store is closed all the same.
+                if let store = configuration.historyStore {
+                    await stopCluster()
+                    await store.close()
+                }
+                group.cancelAll()
+                throw error
+            }
             await inFlight.stop()
             closeStreams()
             let evictions = roomLogs.forgetAll()

@@ -40,9 +40,11 @@ public final class SQLiteStoreConnection: Sendable {
         try await connection.query(sql, binds)
     }
 
-    /// Closes the connection and stops its thread.
+    /// Closes the connection and stops its thread — in a cancelled task too (a server stopping because
+    /// another service failed): sqlite-nio's async `close()` gives up on cancellation and leaves the
+    /// connection open, which its deinitializer asserts against; the future-based one does not.
     public func close() async {
-        try? await connection.close()
+        try? await connection.close().get()
         try? await thread.shutdownGracefully()
     }
 }

@@ -183,6 +183,24 @@ struct OperationsTests {
         }
     }
 
+    /// A port already in use: `dialogue serve` says so and exits 1 with its SQLite store closed (a debug
+    /// build asserted on the store's open connection: its close gave up in the cancelled task).
+    @Test func aPortInUseEndsTheServerCleanly() async throws {
+        let executable = try #require(ServeProcess.executable, "the dialogue executable is not built: run ./scripts/test (swift build --build-tests)")
+        try await withTemporaryDirectory { data in
+            let first = try ServeProcess(executable: executable, data: data.appendingPathComponent("first"), postgres: nil)
+            defer { first.ensureStopped() }
+            let port = try #require(URL(string: try await first.url())?.port)
+            let second = try ServeProcess(executable: executable, data: data.appendingPathComponent("second"), postgres: nil, extraArguments: ["--port", "\(port)"])
+            defer { second.ensureStopped() }
+            try await eventually("the second server exits") { !second.process.isRunning }
+            #expect(second.process.terminationStatus == 1)
+            #expect(second.printed.contains("Address already in use"), "\(second.printed)")
+            #expect(!second.printed.contains("Assertion failed") && !second.printed.contains("crashed"), "\(second.printed)")
+            try await first.stop()
+        }
+    }
+
     /// A connection that never sends a request (browsers open them ahead of time) does not keep the
     /// server from exiting on SIGTERM.
     @Test func anIdleConnectionDoesNotHoldShutdownOpen() async throws {
