@@ -18,7 +18,8 @@
 //      connects to the (i mod k)-th of these comma-separated ports, the publisher to PORT; SERVER_PID may then
 //      list their pids, comma-separated, and their CPU and RSS are summed).
 // output: one line of key=value: delivered/expected, deliveries_per_s, latency p50/p90/p99/max (ms) (and
-//      per node with PORTS: nodeK_p50_ms, nodeK_p99_ms),
+//      per node with PORTS: nodeK_p50_ms, nodeK_p99_ms), and with EVENT_LOG=FILE each event's slowest
+//      delivery, overall and per node, one line per event in FILE,
 //      gen_cpu_s, srv_cpu_s, srv_us_per_delivery, srv_rss_kb_idle_delta_per_conn, connect_s, conns_per_s;
 //      storm: conns_per_s, srv_us_per_conn, rss_kb_per_conn. Exit 0 when everything arrived.
 // build: cc -O2 -o fanout_rooms fanout_rooms.c
@@ -129,6 +130,8 @@ static void publisher_unsubscribes(client_t *c) {
 
 // Per node of a cluster (PORTS), the same latencies again: is the tail on the publisher's node or the others?
 static double *node_lat[16]; static long node_n[16], node_cap[16];
+// With EVENT_LOG, each event's slowest delivery (overall and per node) goes to that file: which events make the tail?
+static double *event_max, (*event_node_max)[16];
 
 static void record(client_t *c, const char *p, size_t n) {
   char *at = memmem(p, n, "@@", 2); if (!at) return;
@@ -138,6 +141,8 @@ static void record(client_t *c, const char *p, size_t n) {
   int k = c->node;
   if (node_n[k] == node_cap[k]) { node_cap[k] = node_cap[k] ? node_cap[k] * 2 : 1 << 16; node_lat[k] = realloc(node_lat[k], node_cap[k] * sizeof(double)); }
   node_lat[k][node_n[k]++] = ms;
+  char *key = memmem(p, n, "\"k\":", 4); long j = key ? strtol(key + 4, 0, 10) : -1;
+  if (event_max && j >= 0 && j < M) { if (ms > event_max[j]) event_max[j] = ms; if (ms > event_node_max[j][c->node]) event_node_max[j][c->node] = ms; }
 }
 
 static int is_ack(const char *p, size_t n) { return n >= 3 && p[0] == '4' && p[1] == '3' && p[2] >= '0' && p[2] <= '9'; }
@@ -268,6 +273,7 @@ int main(int argc, char **argv) {
   if (getenv("SRC_IPS")) SRCIPS = atoi(getenv("SRC_IPS"));
   if (getenv("DRAIN")) DRAIN = atof(getenv("DRAIN"));
   if (getenv("PORTS")) for (char *p = getenv("PORTS"); *p && nports < 16; p += strcspn(p, ",") + (p[strcspn(p, ",")] != 0)) ports[nports++] = atoi(p);
+  if (getenv("EVENT_LOG") && M > 0) { event_max = calloc(M, sizeof *event_max); event_node_max = calloc(M, sizeof *event_node_max); }
   if (getenv("SERVER_PID")) for (char *p = getenv("SERVER_PID"); *p && npids < 16; p += strcspn(p, ",") + (p[strcspn(p, ",")] != 0)) pids[npids++] = atoi(p);
   struct rlimit rl; getrlimit(RLIMIT_NOFILE, &rl); rl.rlim_cur = rl.rlim_max; setrlimit(RLIMIT_NOFILE, &rl);
   if ((rlim_t)N + 64 > rl.rlim_cur) { fprintf(stderr, "fanout_rooms: N=%d needs more than the %lu file descriptors allowed (ulimit -n)\n", N, (unsigned long)rl.rlim_cur); return 2; }
@@ -318,5 +324,12 @@ int main(int argc, char **argv) {
     printf(" node%d_p50_ms=%.2f node%d_p99_ms=%.2f", k + 1, NPCT(.5), k + 1, NPCT(.99));
   }
   printf("\n");
+  const char *log = getenv("EVENT_LOG"); FILE *f = log ? fopen(log, "w") : 0;
+  for (int j = 0; f && j < M; j++) {
+    fprintf(f, "k=%d sent_s=%.3f max_ms=%.2f", j, j / RATE, event_max[j]);
+    for (int k = 0; k < nports; k++) fprintf(f, " node%d_max_ms=%.2f", k + 1, event_node_max[j][k]);
+    fprintf(f, "\n");
+  }
+  if (f) fclose(f);
   return delivered == expected ? 0 : 3;
 }
