@@ -12,6 +12,19 @@ public struct ClientEvent: Sendable {
     public let ack: (@Sendable ([SocketValue]) -> Void)?
 }
 
+/// What a client presents on a new connection to recover a socket's session, when the server has
+/// connection-state recovery on (socket.io ≥ 4.6): the private session id the server gave, and the offset
+/// of the last broadcast received.
+public struct SocketRecovery: Sendable, Hashable {
+    public let pid: String
+    public let offset: String?
+
+    public init(pid: String, offset: String?) {
+        self.pid = pid
+        self.offset = offset
+    }
+}
+
 /// A client's connection to one namespace.
 public final class ClientSocket: Sendable {
     /// The namespace.
@@ -32,13 +45,34 @@ public final class ClientSocket: Sendable {
 
     struct State {
         var phase: Phase = .connecting(nil)
+        /// The private session id of the CONNECT answer (the server has recovery on).
+        var pid: String?
+        /// With a `pid`: the last string that ended an event's arguments, the offset socket.io appends.
+        var lastOffset: String?
+        var recovered = false
     }
 
-    init(namespace: String, connection: SocketClientConnection) {
+    /// The private session id this socket presents, recovering an earlier one.
+    private let presentedPID: String?
+
+    init(namespace: String, connection: SocketClientConnection, recovering: SocketRecovery? = nil) {
         self.namespace = namespace
         self.connection = connection
+        self.presentedPID = recovering?.pid
         (events, eventsContinuation) = AsyncStream.makeStream()
     }
+
+    /// What to present on a new connection (``SocketClientConnection/socket(namespace:auth:recovering:)``) to
+    /// recover this socket's session once it lost its connection; `nil` when the server does not offer
+    /// recovery. As with socket.io's JavaScript client, the offset is the last argument of the last event
+    /// received that ended with a string, and events keep that argument.
+    public var recoveryState: SocketRecovery? {
+        state.withLock { state in state.pid.map { SocketRecovery(pid: $0, offset: state.lastOffset) } }
+    }
+
+    /// Whether the server recovered the session presented (socket.io's `socket.recovered`): the same socket
+    /// id, rooms and data, and the broadcasts missed meanwhile arrive first.
+    public var recovered: Bool { state.withLock { $0.recovered } }
 
     /// The socket id the server gave, once connected.
     public var id: String? {
@@ -126,9 +160,12 @@ public final class ClientSocket: Sendable {
         switch packet.type {
         case .connect:
             guard case .string(let id)? = packet.data?["sid"] else { return finish(.refused("CONNECT answer without sid")) }
+            let pid = packet.data?["pid"]?.stringValue
             let waiter = state.withLock { state -> CheckedContinuation<Void, any Error>? in
                 guard case .connecting(let waiter) = state.phase else { return nil }
                 state.phase = .connected(id: id)
+                state.recovered = pid != nil && pid == presentedPID
+                state.pid = pid
                 return waiter
             }
             waiter?.resume()
@@ -146,6 +183,11 @@ public final class ClientSocket: Sendable {
                 let connection = connection
                 let namespace = namespace
                 ack = { arguments in connection.send(.ack(id, arguments, namespace: namespace)) }
+            }
+            if case .string(let offset)? = arguments.last {
+                state.withLock { state in
+                    if state.pid != nil { state.lastOffset = offset }
+                }
             }
             eventsContinuation.yield(ClientEvent(name: name, arguments: arguments, ack: ack))
         case .ack, .binaryAck:

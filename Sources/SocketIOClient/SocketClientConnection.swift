@@ -53,9 +53,19 @@ public final class SocketClientConnection: Sendable {
     // MARK: Namespaces
 
     /// Connects to a namespace and returns its socket once the server accepted.
+    /// - Parameter recovering: the ``ClientSocket/recoveryState`` of a socket whose connection was lost: its
+    ///   private session id and last offset go with `auth` (whose own members win), and the new socket's
+    ///   ``ClientSocket/recovered`` says whether the server recovered the session.
     /// - Throws: ``SocketClientError`` `.connectionRefused` with the server's message, `.timeout`, `.disconnected`.
-    public func socket(namespace: String = "/", auth: SocketValue? = nil) async throws -> ClientSocket {
-        let socket = ClientSocket(namespace: namespace, connection: self)
+    public func socket(namespace: String = "/", auth: SocketValue? = nil, recovering: SocketRecovery? = nil) async throws -> ClientSocket {
+        let socket = ClientSocket(namespace: namespace, connection: self, recovering: recovering)
+        var auth = auth
+        if let recovering {
+            var members = auth?.objectValue ?? [:]
+            if members["pid"] == nil { members["pid"] = .string(recovering.pid) }
+            if members["offset"] == nil, let offset = recovering.offset { members["offset"] = .string(offset) }
+            auth = .object(members)
+        }
         let existing = state.withLock { state -> ClientSocket? in
             if let existing = state.sockets[namespace] { return existing }
             state.sockets[namespace] = socket

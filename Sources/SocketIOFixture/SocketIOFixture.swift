@@ -37,14 +37,16 @@ struct SocketIOFixture: AsyncParsableCommand {
     @Option(help: "Address to bind.") var host = "localhost"
     @Option(help: "Port to bind.") var port = 3000
     @Flag(help: "Serve the bench protocol (join, bcast, echo) at /socket.io/ with the default heartbeat.") var bench = false
+    @Flag(help: "With --bench: Socket.IO's connection-state recovery on (2 minutes, middlewares skipped).") var recovery = false
     @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).") var logLevel = "info"
 
     func run() async throws {
         var mutableLogger = Logger(label: "socketio-fixture")
         mutableLogger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let logger = mutableLogger
+        guard bench || !recovery else { throw ValidationError("--recovery applies to --bench") }
         let endpoints: [any EngineEndpoint] = bench
-            ? [Self.benchServer(logger: logger)] : Self.conformanceServers(logger: logger)
+            ? [Self.benchServer(recovery: recovery ? ConnectionStateRecovery() : nil, logger: logger)] : Self.conformanceServers(logger: logger)
         let app = EngineApplication.make(endpoints: endpoints, host: host, port: port, logger: logger, onServerRunning: { port in
             logger.info("listening", metadata: ["port": "\(port)", "mode": .string(bench ? "bench" : "conformance")])
         })
@@ -82,10 +84,10 @@ struct SocketIOFixture: AsyncParsableCommand {
         return [echo, io]
     }
 
-    static func benchServer(logger: Logger) -> SocketServer {
+    static func benchServer(recovery: ConnectionStateRecovery?, logger: Logger) -> SocketServer {
         // Load generators connect from one address, thousands of clients at a time.
         let engine = EngineServerConfiguration(path: "/socket.io", cors: CORSConfiguration(), limits: .unlimited)
-        let io = SocketServer(configuration: SocketServerConfiguration(engine: engine), logger: logger)
+        let io = SocketServer(configuration: SocketServerConfiguration(engine: engine, connectionStateRecovery: recovery), logger: logger)
         let root = io.namespace("/")
         root.onConnection { socket in
             socket.on("join") { socket, arguments, ack in

@@ -46,12 +46,18 @@ public final class ServerSocket: Sendable {
     public let id: String
     public let namespace: SocketNamespace
     public let handshake: SocketHandshake
+    /// Whether this socket took over the session of one that lost its connection (connection-state
+    /// recovery, ``SocketServerConfiguration/connectionStateRecovery``): same id, rooms and ``data``, and the
+    /// broadcasts it missed were sent after the CONNECT answer.
+    public let recovered: Bool
+    /// The private session id a client presents to recover this socket (with recovery on).
+    let pid: String?
     let session: EngineSession
     /// The connection that routes this socket's packets; it owns the socket, hence weak.
     private weak let connection: SocketConnection?
     private let maxPendingEvents: Int
     private let handlerTasks: HandlerTasks
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     private let acks = PendingAcks()
 
     struct State {
@@ -72,8 +78,15 @@ public final class ServerSocket: Sendable {
         var disconnectHandled = false
     }
 
-    init(namespace: SocketNamespace, connection: SocketConnection, auth: SocketValue, maxPendingEvents: Int, handlerTasks: HandlerTasks) {
-        self.id = EngineCodec.makeSessionID()
+    /// A new socket, or — with `restoring` — the recovered one of a session that lost its connection.
+    init(
+        namespace: SocketNamespace, connection: SocketConnection, auth: SocketValue, maxPendingEvents: Int, handlerTasks: HandlerTasks,
+        restoring restored: RecoveryLog<ContinuousClock.Instant>.Session? = nil
+    ) {
+        self.id = restored?.socketID ?? EngineCodec.makeSessionID()
+        self.pid = restored?.pid ?? (namespace.recovery != nil ? EngineCodec.makeSessionID() : nil)
+        self.recovered = restored != nil
+        self.state = Mutex(State(data: restored?.data))
         self.namespace = namespace
         self.connection = connection
         self.session = connection.session
@@ -291,7 +304,12 @@ public final class ServerSocket: Sendable {
         }
         guard first else { return }
         if start { handlerTasks.start { await self.processEvents() } }
+        // Kept only once removed, so that a socket recovering it cannot be added before this one is gone.
+        let keptRooms = pid != nil && namespace.recovery != nil && reason.isRecoverable ? rooms : nil
         namespace.remove(self)
+        if let pid, let keptRooms {
+            namespace.persist(.init(socketID: id, pid: pid, rooms: keptRooms, data: data, disconnectedAt: .now))
+        }
         log(.debug, "socket disconnected", metadata: ["sio.reason": .string(reason.rawValue)])
         acks.close()
     }

@@ -148,8 +148,7 @@ public final class InMemoryAdapter: SocketAdapter {
 
 /// Chooses recipients for a broadcast: `namespace.to("room").except("other").emit("event", args)`.
 public struct BroadcastOperator: Sendable {
-    let namespace: String
-    let adapter: any SocketAdapter
+    let namespace: SocketNamespace
     var target: BroadcastTarget
 
     /// Adds a room to send to.
@@ -170,7 +169,7 @@ public struct BroadcastOperator: Sendable {
     /// - Returns: how many sockets of this process it was written to.
     @discardableResult
     public func emit(_ event: String, _ arguments: [SocketValue]) async -> Int {
-        await adapter.broadcast(.event(event, arguments, namespace: namespace), to: target)
+        await namespace.broadcast(event, arguments, to: target)
     }
 
     /// Emits an event to every socket chosen.
@@ -180,5 +179,5 @@ public struct BroadcastOperator: Sendable {
     }
 
     /// The ids of the sockets chosen.
-    public var socketIDs: Set<String> { adapter.socketIDs(for: target) }
+    public var socketIDs: Set<String> { namespace.adapter.socketIDs(for: target) }
 }

@@ -97,22 +97,35 @@ final class SocketConnection: Sendable {
             session.send(SocketEncoder.encode(SocketPacket(type: .connectError, namespace: packet.namespace, data: ["message": "Invalid namespace"])))
             return
         }
+        let auth = packet.data ?? .object([:])
+        // A client that lost its connection presents its private session id and the last offset it saw.
+        let restored: (session: RecoveryLog<ContinuousClock.Instant>.Session, missed: [RecoveryLog<ContinuousClock.Instant>.Broadcast])? =
+            if case .string(let pid)? = auth["pid"], case .string(let offset)? = auth["offset"] {
+                namespace.restore(pid: pid, offset: offset)
+            } else {
+                nil
+            }
         let socket = ServerSocket(
             namespace: namespace,
             connection: self,
-            auth: packet.data ?? .object([:]),
+            auth: auth,
             maxPendingEvents: server.configuration.maxPendingEvents,
-            handlerTasks: server.handlerTasks
+            handlerTasks: server.handlerTasks,
+            restoring: restored?.session
         )
         state.withLock { $0.sockets[namespace.name] = socket }
-        server.handlerTasks.start { await self.run(socket) }
+        server.handlerTasks.start { await self.run(socket, rooms: restored?.session.rooms ?? [], missed: restored?.missed ?? []) }
     }
 
-    /// Middlewares, the CONNECT answer, connection handlers, then the socket's events until it disconnects.
-    private func run(_ socket: ServerSocket) async {
+    /// Middlewares (unless a recovered socket skips them), the CONNECT answer — and for a recovered socket
+    /// its rooms back and the broadcasts it missed —, connection handlers, then the socket's events until
+    /// it disconnects.
+    private func run(_ socket: ServerSocket, rooms: Set<String>, missed: [RecoveryLog<ContinuousClock.Instant>.Broadcast]) async {
         let namespace = socket.namespace
         do {
-            for middleware in namespace.middlewares { try await middleware(socket) }
+            if !(socket.recovered && namespace.recovery?.skipMiddlewares == true) {
+                for middleware in namespace.middlewares { try await middleware(socket) }
+            }
         } catch {
             remove(socket)
             let refusal = error as? SocketConnectError ?? SocketConnectError("Connection refused")
@@ -127,9 +140,13 @@ final class SocketConnection: Sendable {
         }
         guard !session.isClosed, state.withLock({ $0.sockets[namespace.name] === socket }) else { return }
         namespace.add(socket)
-        socket.write(SocketPacket(type: .connect, namespace: namespace.name, data: ["sid": .string(socket.id)]))
+        // Rooms first, then the missed broadcasts: one sent in between arrives twice rather than never.
+        for room in rooms where room != socket.id { socket.join(room) }
+        let connected: SocketValue = socket.pid.map { ["sid": .string(socket.id), "pid": .string($0)] } ?? ["sid": .string(socket.id)]
+        socket.write(SocketPacket(type: .connect, namespace: namespace.name, data: connected))
+        for broadcast in missed { socket.write(.event(broadcast.event, broadcast.arguments, namespace: namespace.name)) }
         cancelConnectTimeout()
-        socket.log(.debug, "socket connected")
+        socket.log(.debug, socket.recovered ? "socket recovered" : "socket connected", metadata: ["sio.missed": "\(missed.count)"])
         for handler in namespace.connectionHandlers { await handler(socket) }
         await socket.startProcessing()
     }

@@ -25,6 +25,10 @@ public final class SocketNamespace: Sendable {
     /// The rooms of this namespace.
     public let adapter: any SocketAdapter
     private let state = Mutex(State())
+    /// Connection-state recovery's settings, when it is on.
+    let recovery: ConnectionStateRecovery?
+    /// The broadcasts and sessions recovery keeps (empty when it is off).
+    private let recoveryLog: Mutex<RecoveryLog<ContinuousClock.Instant>>
 
     struct State {
         var middlewares: [Middleware] = []
@@ -32,9 +36,12 @@ public final class SocketNamespace: Sendable {
         var sockets: [String: ServerSocket] = [:]
     }
 
-    init(name: String, adapter: any SocketAdapter) {
+    init(name: String, adapter: any SocketAdapter, recovery: ConnectionStateRecovery?) {
         self.name = name
         self.adapter = adapter
+        self.recovery = recovery
+        let prefix = String(UInt32.random(in: .min ... .max), radix: 36) + "-"
+        self.recoveryLog = Mutex(RecoveryLog(maxAge: recovery?.maxDisconnectionDuration ?? .seconds(1), prefix: prefix))
     }
 
     /// Adds a connection middleware; middlewares run in order before the socket connects.
@@ -56,18 +63,39 @@ public final class SocketNamespace: Sendable {
 
     /// Broadcasts to a room.
     public func to(_ room: String) -> BroadcastOperator {
-        BroadcastOperator(namespace: name, adapter: adapter, target: BroadcastTarget(rooms: [room]))
+        BroadcastOperator(namespace: self, target: BroadcastTarget(rooms: [room]))
     }
 
     /// Broadcasts to everyone except the sockets of a room.
     public func except(_ room: String) -> BroadcastOperator {
-        BroadcastOperator(namespace: name, adapter: adapter, target: BroadcastTarget(except: [room]))
+        BroadcastOperator(namespace: self, target: BroadcastTarget(except: [room]))
     }
 
     /// Emits an event to every socket of the namespace.
     @discardableResult
     public func emit(_ event: String, _ arguments: SocketValue...) async -> Int {
-        await adapter.broadcast(.event(event, arguments, namespace: name), to: BroadcastTarget())
+        await broadcast(event, arguments, to: BroadcastTarget())
+    }
+
+    /// Sends an event to the sockets `target` reaches, numbered and kept when recovery is on.
+    func broadcast(_ event: String, _ arguments: [SocketValue], to target: BroadcastTarget) async -> Int {
+        var arguments = arguments
+        if recovery != nil {
+            arguments = recoveryLog.withLock { $0.record(event: event, arguments: arguments, target: target, now: .now) }
+        }
+        return await adapter.broadcast(.event(event, arguments, namespace: name), to: target)
+    }
+
+    /// Keeps the session of a socket that disconnected for a reason it may recover from.
+    func persist(_ session: RecoveryLog<ContinuousClock.Instant>.Session) {
+        guard recovery != nil else { return }
+        recoveryLog.withLock { $0.persist(session) }
+    }
+
+    /// The session `pid` and what it missed since `offset`, if it can be recovered.
+    func restore(pid: String, offset: String) -> (session: RecoveryLog<ContinuousClock.Instant>.Session, missed: [RecoveryLog<ContinuousClock.Instant>.Broadcast])? {
+        guard recovery != nil else { return nil }
+        return recoveryLog.withLock { $0.restore(pid: pid, offset: offset, now: .now) }
     }
 
     // MARK: Internal

@@ -56,7 +56,7 @@ public final class SocketServer: Service, Sendable {
     public func namespace(_ name: String = "/") -> SocketNamespace {
         namespaces.withLock { namespaces in
             if let existing = namespaces[name] { return existing }
-            let created = SocketNamespace(name: name, adapter: makeAdapter(name))
+            let created = SocketNamespace(name: name, adapter: makeAdapter(name), recovery: configuration.connectionStateRecovery)
             namespaces[name] = created
             return created
         }

@@ -14,12 +14,15 @@ public struct SocketServerConfiguration: Sendable {
     /// How many received events may wait for a socket's handlers before the client is disconnected as
     /// flooding. Defaults to 1000.
     public var maxPendingEvents: Int
+    /// Socket.IO's connection-state recovery. Defaults to `nil` (off), as in socket.io.
+    public var connectionStateRecovery: ConnectionStateRecovery?
 
     public init(
         engine: EngineServerConfiguration = .init(path: "/socket.io"),
         connectTimeout: Duration = .seconds(45),
         maxAttachments: Int = 10,
-        maxPendingEvents: Int = 1000
+        maxPendingEvents: Int = 1000,
+        connectionStateRecovery: ConnectionStateRecovery? = nil
     ) {
         precondition(connectTimeout > .zero, "connectTimeout must be positive")
         precondition(maxAttachments >= 0 && maxPendingEvents > 0, "limits must be positive")
@@ -27,6 +30,7 @@ public struct SocketServerConfiguration: Sendable {
         self.connectTimeout = connectTimeout
         self.maxAttachments = maxAttachments
         self.maxPendingEvents = maxPendingEvents
+        self.connectionStateRecovery = connectionStateRecovery
     }
 }
 
@@ -46,6 +50,15 @@ public enum SocketDisconnectReason: String, Sendable, Hashable {
     case slowClient = "slow client"
     /// The client sent more events than its handlers could process.
     case flooding = "flooding"
+
+    /// Whether a socket that disconnected for this reason may recover its session (socket.io's list: the
+    /// connection was lost or the server went away, not a decision of the client or the server's code).
+    var isRecoverable: Bool {
+        switch self {
+        case .transportClose, .transportError, .pingTimeout, .forcedClose, .serverShuttingDown: true
+        case .parseError, .serverNamespaceDisconnect, .clientNamespaceDisconnect, .slowClient, .flooding: false
+        }
+    }
 
     init(_ reason: EngineCloseReason) {
         switch reason {

@@ -28,11 +28,15 @@ struct WireWebSocket {
     let responseHead: String
 
     /// Connects to `127.0.0.1:port`, upgrades `pathAndQuery` (sending `headers` too) and runs `body`
-    /// (within `patience`).
+    /// (within `patience`). `receiveBuffer` fixes the socket's receive buffer (the kernel's autotuning off),
+    /// so that a client that stops reading holds back a known amount.
     static func withConnection<Result: Sendable>(
-        port: Int, _ pathAndQuery: String, headers: [String: String] = [:], _ body: @escaping @Sendable (WireWebSocket) async throws -> Result
+        port: Int, _ pathAndQuery: String, headers: [String: String] = [:], receiveBuffer: Int? = nil,
+        _ body: @escaping @Sendable (WireWebSocket) async throws -> Result
     ) async throws -> Result {
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        if let receiveBuffer { bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBuffer)) }
+        let channel = try await bootstrap
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
             }
