@@ -1,4 +1,5 @@
 import EngineIO
+import Foundation
 import HTTPTypes
 import NIOCore
 
@@ -15,6 +16,19 @@ public struct EngineHandshake: Sendable {
     /// The client's address: the TCP peer's IP address, or the proxy header's entry (see
     /// ``EngineServerConfiguration/clientAddressHeader``).
     public let address: String
+    /// When the session opened, in milliseconds since 1970 (socket.io's `handshake.issued`).
+    public let issued: Int64
+
+    public init(query: [String: String], headers: HTTPFields, transport: EngineTransport, address: String, issued: Int64 = Self.now) {
+        self.query = query
+        self.headers = headers
+        self.transport = transport
+        self.address = address
+        self.issued = issued
+    }
+
+    /// Milliseconds since 1970, now.
+    public static var now: Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
 }
 
 /// Receives what happens on Engine.IO sessions: the layer above (Socket.IO) implements it.

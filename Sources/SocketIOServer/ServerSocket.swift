@@ -1,16 +1,29 @@
 import DequeModule
 import EngineIO
 import EngineIOServer
+import Foundation
+import HTTPTypes
 import Logging
 import SocketIO
 import Synchronization
 
-/// What a socket's connection request carried.
+/// What a socket's connection request carried (socket.io's `socket.handshake`).
 public struct SocketHandshake: Sendable {
     /// The `auth` object of the CONNECT packet (an empty object when absent).
     public let auth: SocketValue
     /// The HTTP request that opened the Engine.IO session (query and headers).
     public let engine: EngineHandshake
+
+    /// The client's address (``EngineHandshake/address``).
+    public var address: String { engine.address }
+    /// The headers of the request that opened the connection.
+    public var headers: HTTPFields { engine.headers }
+    /// The query of the request that opened the connection.
+    public var query: [String: String] { engine.query }
+    /// When the connection opened, in milliseconds since 1970.
+    public var issued: Int64 { engine.issued }
+    /// When the connection opened, as socket.io's `handshake.time` gives it (the date's string form).
+    public var time: String { Date(timeIntervalSince1970: Double(issued) / 1000).description }
 }
 
 /// Answers an event that asked for an acknowledgement.

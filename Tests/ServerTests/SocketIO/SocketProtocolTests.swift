@@ -1,4 +1,6 @@
 import EngineIO
+import EngineIOServer
+import HTTPTypes
 import SocketIO
 import SocketIOServer
 import TestSupport
@@ -158,5 +160,29 @@ struct SocketProtocolTests {
             }
             try await disconnects.wait { $0 == [.flooding] }
         }
+    }
+}
+
+@Suite("Socket.IO handshake")
+struct SocketHandshakeTests {
+    @Test func aSocketSeesItsClientsAddressHeadersQueryAndTime() async throws {
+        let seen = Recorder<SocketHandshake>()
+        let before = EngineHandshake.now
+        try await withSocketServer(setUp: { server in
+            server.namespace("/").onConnection { socket in seen.append(socket.handshake) }
+        }) { running, _ async throws in
+            try await WireWebSocket.withConnection(port: running.port, "/socket.io/?EIO=4&transport=websocket&room=lobby", headers: ["X-Client": "wire"]) { socket async throws in
+                _ = try await socket.nextText()
+                try await socket.send(text: #"40{"token":"t"}"#)
+                #expect(try await socket.nextText().hasPrefix("40{"))
+            }
+        }
+        let handshake = try #require(seen.all.first)
+        #expect(handshake.address == "127.0.0.1")
+        #expect(handshake.query["room"] == "lobby" && handshake.query["EIO"] == "4")
+        #expect(handshake.headers[HTTPField.Name("X-Client")!] == "wire")
+        #expect(handshake.auth["token"] == "t")
+        #expect(handshake.issued >= before && handshake.issued <= EngineHandshake.now)
+        #expect(!handshake.time.isEmpty)
     }
 }
