@@ -124,19 +124,24 @@ public final class EngineSession: Sendable {
     /// Returns `false` if the session is closed. A client whose queue would exceed
     /// ``EngineConfiguration/maxBufferedFrames`` or ``EngineConfiguration/maxBufferedBytes`` is closed as a
     /// slow client.
+    /// With `volatile`, the frames are dropped (and `false` returned) unless the transport can take them
+    /// now: nothing is waiting for the client already, and on long-polling a GET is pending.
     @discardableResult
-    public func send(_ frames: some Collection<EngineFrame>) -> Bool {
-        let (accepted, webSocket) = enqueue(frames)
+    public func send(_ frames: some Collection<EngineFrame>, volatile: Bool = false) -> Bool {
+        let (accepted, webSocket) = enqueue(frames, volatile: volatile)
         webSocket?.outputAvailable()
         return accepted
     }
 
     /// Queues frames; returns whether they were taken, and the WebSocket writer to wake (the caller wakes
-    /// it, possibly together with others of its event loop: see ``broadcast(_:to:)``).
-    func enqueue(_ frames: some Collection<EngineFrame>) -> (accepted: Bool, webSocket: WebSocketWriter?) {
+    /// it, possibly together with others of its event loop: see ``broadcast(_:to:volatile:)``).
+    func enqueue(_ frames: some Collection<EngineFrame>, volatile: Bool = false) -> (accepted: Bool, webSocket: WebSocketWriter?) {
         var slow = false
         let (accepted, wakeups) = state.withLock { inner -> (Bool, Wakeups) in
             guard !inner.machine.isClosed else { return (false, Wakeups()) }
+            if volatile, !inner.frames.isEmpty || (inner.machine.activeTransport == .polling && inner.pollWaiter == nil) {
+                return (false, Wakeups())
+            }
             let limits = server.configuration.engine
             let bytes = frames.reduce(0) { $0 + $1.webSocketFrame.readableBytes }
             if inner.frames.count + frames.count > limits.maxBufferedFrames || inner.queuedBytes + bytes > limits.maxBufferedBytes {

@@ -168,6 +168,19 @@ public final class ServerSocket: Sendable {
         emit(event, arguments)
     }
 
+    /// Sends an event unless the transport cannot take it now (frames already wait for the client, or no
+    /// long-polling GET is pending): socket.io's `socket.volatile.emit`. Returns whether it was sent.
+    @discardableResult
+    public func emitVolatile(_ event: String, _ arguments: [SocketValue]) -> Bool {
+        session.send(SocketEncoder.encode(.event(event, arguments, namespace: namespace.name)), volatile: true)
+    }
+
+    /// Sends an event unless the transport cannot take it now; see ``emitVolatile(_:_:)``.
+    @discardableResult
+    public func emitVolatile(_ event: String, _ arguments: SocketValue...) -> Bool {
+        emitVolatile(event, arguments)
+    }
+
     /// Sends an event and waits for the client's acknowledgement.
     /// - Throws: ``SocketAckError`` with `.timeout` or `.disconnected`; `CancellationError` if cancelled.
     public func emitWithAck(_ event: String, _ arguments: [SocketValue], timeout: Duration = .seconds(10)) async throws -> [SocketValue] {

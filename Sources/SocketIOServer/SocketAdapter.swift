@@ -32,10 +32,11 @@ public protocol SocketAdapter: Sendable {
     func rooms(of socketID: String) -> Set<String>
     /// The ids of the sockets a target reaches.
     func socketIDs(for target: BroadcastTarget) -> Set<String>
-    /// Sends `packet` to every socket the target reaches, encoding it once.
+    /// Sends `packet` to every socket the target reaches, encoding it once; with `volatile`, only to
+    /// those whose transport can take it now (``EngineIOServer/EngineSession/send(_:volatile:)``).
     /// - Returns: how many sockets of this process it was written to.
     @discardableResult
-    func broadcast(_ packet: SocketPacket, to target: BroadcastTarget) async -> Int
+    func broadcast(_ packet: SocketPacket, to target: BroadcastTarget, volatile: Bool) async -> Int
 }
 
 /// The single-process adapter: rooms in memory, broadcast by writing the same encoded frames to each
@@ -123,10 +124,10 @@ public final class InMemoryAdapter: SocketAdapter {
     }
 
     @discardableResult
-    public func broadcast(_ packet: SocketPacket, to target: BroadcastTarget) async -> Int {
+    public func broadcast(_ packet: SocketPacket, to target: BroadcastTarget, volatile: Bool) async -> Int {
         let frames = SocketEncoder.encode(packet)
         let recipients = state.withLock { Self.recipients(of: target, in: $0) }
-        return EngineSession.broadcast(frames, to: recipients.values)
+        return EngineSession.broadcast(frames, to: recipients.values, volatile: volatile)
     }
 
     /// The sockets a target reaches, with their sessions. The common case (one room with members, nobody
@@ -150,6 +151,17 @@ public final class InMemoryAdapter: SocketAdapter {
 public struct BroadcastOperator: Sendable {
     let namespace: SocketNamespace
     var target: BroadcastTarget
+    var isVolatile = false
+
+    /// The same recipients, but the event is dropped for those whose transport cannot take it now (frames
+    /// already wait for them, or no long-polling GET is pending) instead of queued — socket.io's
+    /// `volatile`: for what is stale once late (positions, typing). A volatile event is not kept for
+    /// connection-state recovery.
+    public var volatile: BroadcastOperator {
+        var copy = self
+        copy.isVolatile = true
+        return copy
+    }
 
     /// Adds a room to send to.
     public func to(_ room: String) -> BroadcastOperator {
@@ -169,7 +181,7 @@ public struct BroadcastOperator: Sendable {
     /// - Returns: how many sockets of this process it was written to.
     @discardableResult
     public func emit(_ event: String, _ arguments: [SocketValue]) async -> Int {
-        await namespace.broadcast(event, arguments, to: target)
+        await namespace.broadcast(event, arguments, to: target, volatile: isVolatile)
     }
 
     /// Emits an event to every socket chosen.

@@ -74,16 +74,20 @@ public final class SocketNamespace: Sendable {
     /// Emits an event to every socket of the namespace.
     @discardableResult
     public func emit(_ event: String, _ arguments: SocketValue...) async -> Int {
-        await broadcast(event, arguments, to: BroadcastTarget())
+        await broadcast(event, arguments, to: BroadcastTarget(), volatile: false)
     }
 
-    /// Sends an event to the sockets `target` reaches, numbered and kept when recovery is on.
-    func broadcast(_ event: String, _ arguments: [SocketValue], to target: BroadcastTarget) async -> Int {
+    /// Every socket of the namespace, dropping the event for those that cannot take it now
+    /// (``BroadcastOperator/volatile``).
+    public var volatile: BroadcastOperator { BroadcastOperator(namespace: self, target: BroadcastTarget(), isVolatile: true) }
+
+    /// Sends an event to the sockets `target` reaches, numbered and kept when recovery is on (unless volatile).
+    func broadcast(_ event: String, _ arguments: [SocketValue], to target: BroadcastTarget, volatile: Bool) async -> Int {
         var arguments = arguments
-        if recovery != nil {
+        if recovery != nil, !volatile {
             arguments = recoveryLog.withLock { $0.record(event: event, arguments: arguments, target: target, now: .now) }
         }
-        return await adapter.broadcast(.event(event, arguments, namespace: name), to: target)
+        return await adapter.broadcast(.event(event, arguments, namespace: name), to: target, volatile: volatile)
     }
 
     /// Keeps the session of a socket that disconnected for a reason it may recover from.
