@@ -93,10 +93,22 @@ final class SocketConnection: Sendable {
     }
 
     private func connect(_ packet: SocketPacket) {
-        guard let namespace = server.existingNamespace(packet.namespace) else {
-            session.send(SocketEncoder.encode(SocketPacket(type: .connectError, namespace: packet.namespace, data: ["message": "Invalid namespace"])))
-            return
+        if let namespace = server.existingNamespace(packet.namespace) { return connect(packet, to: namespace) }
+        guard server.createsNamespaces else { return refuseNamespace(packet.namespace) }
+        // A dynamic namespace is decided by application code, which may wait.
+        server.handlerTasks.start {
+            guard let namespace = await self.server.namespaceForConnection(packet.namespace, auth: packet.data ?? .object([:])) else {
+                return self.refuseNamespace(packet.namespace)
+            }
+            self.connect(packet, to: namespace)
         }
+    }
+
+    private func refuseNamespace(_ name: String) {
+        session.send(SocketEncoder.encode(SocketPacket(type: .connectError, namespace: name, data: ["message": "Invalid namespace"])))
+    }
+
+    private func connect(_ packet: SocketPacket, to namespace: SocketNamespace) {
         let auth = packet.data ?? .object([:])
         // A client that lost its connection presents its private session id and the last offset it saw.
         let restored: (session: RecoveryLog<ContinuousClock.Instant>.Session, missed: [RecoveryLog<ContinuousClock.Instant>.Broadcast])? =

@@ -25,6 +25,8 @@ public final class SocketServer: Service, Sendable {
     let logger: Logger
     private let makeAdapter: @Sendable (String) -> any SocketAdapter
     private let namespaces = Mutex<[String: SocketNamespace]>([:])
+    /// Rules that create namespaces on demand, in the order they were added.
+    private let dynamicRules = Mutex<[DynamicNamespaceRule]>([])
     private let connections = Mutex<[String: SocketConnection]>([:])
     private let engineStorage = Mutex<EngineServer?>(nil)
     /// The handler work of every socket, run as children of ``run()``.
@@ -56,14 +58,76 @@ public final class SocketServer: Service, Sendable {
     public func namespace(_ name: String = "/") -> SocketNamespace {
         namespaces.withLock { namespaces in
             if let existing = namespaces[name] { return existing }
-            let created = SocketNamespace(name: name, adapter: makeAdapter(name), recovery: configuration.connectionStateRecovery)
+            let created = makeNamespace(name)
             namespaces[name] = created
             return created
         }
     }
 
+    private func makeNamespace(_ name: String) -> SocketNamespace {
+        SocketNamespace(name: name, adapter: makeAdapter(name), recovery: configuration.connectionStateRecovery)
+    }
+
     func existingNamespace(_ name: String) -> SocketNamespace? {
         namespaces.withLock { $0[name] }
+    }
+
+    /// Decides whether a client connecting to namespace `name`, which does not exist yet, creates it.
+    public typealias NamespaceDecider = @Sendable (_ name: String, _ auth: SocketValue) async -> Bool
+
+    struct DynamicNamespaceRule: Sendable {
+        let decide: NamespaceDecider
+        let setUp: @Sendable (SocketNamespace) -> Void
+    }
+
+    /// Namespaces created when a client first connects to them (socket.io's dynamic namespaces,
+    /// `io.of(fn)`): `decide` sees the name and the CONNECT's `auth`; a namespace it accepts is created,
+    /// handed to `setUp` once (register its middlewares and connection handlers there), and stays. A name
+    /// no rule accepts gets the protocol's "Invalid namespace". Rules are asked in the order added.
+    public func dynamicNamespaces(_ decide: @escaping NamespaceDecider, setUp: @escaping @Sendable (SocketNamespace) -> Void) {
+        dynamicRules.withLock { $0.append(DynamicNamespaceRule(decide: decide, setUp: setUp)) }
+    }
+
+    /// Dynamic namespaces whose names match `pattern`, where `*` stands for any characters (`/team-*`):
+    /// socket.io's `io.of(/^\/team-.*$/)`. See ``dynamicNamespaces(_:setUp:)``.
+    public func dynamicNamespaces(matching pattern: String, setUp: @escaping @Sendable (SocketNamespace) -> Void) {
+        dynamicNamespaces({ name, _ in Self.name(name, matches: pattern) }, setUp: setUp)
+    }
+
+    /// Whether any dynamic namespace rule was added.
+    var createsNamespaces: Bool { dynamicRules.withLock { !$0.isEmpty } }
+
+    /// The namespace a client connecting to `name` gets: the existing one, or one a dynamic rule creates
+    /// (set up before anyone can connect to it); `nil` when there is none.
+    func namespaceForConnection(_ name: String, auth: SocketValue) async -> SocketNamespace? {
+        if let existing = existingNamespace(name) { return existing }
+        for rule in dynamicRules.withLock({ $0 }) where await rule.decide(name, auth) {
+            if let existing = existingNamespace(name) { return existing }
+            let created = makeNamespace(name)
+            rule.setUp(created)
+            // Two clients may have created it at once: the first one stored wins.
+            return namespaces.withLock { namespaces in
+                if let first = namespaces[name] { return first }
+                namespaces[name] = created
+                return created
+            }
+        }
+        return nil
+    }
+
+    /// `*` matches any characters (none included); everything else matches itself.
+    static func name(_ name: String, matches pattern: String) -> Bool {
+        let parts = pattern.split(separator: "*", omittingEmptySubsequences: false)
+        guard parts.count > 1 else { return name == pattern }
+        guard name.hasPrefix(parts[0]), name.hasSuffix(parts[parts.count - 1]),
+            name.count >= parts[0].count + parts[parts.count - 1].count
+        else { return false }
+        var rest = name.dropFirst(parts[0].count).dropLast(parts[parts.count - 1].count)
+        for part in parts.dropFirst().dropLast() where !part.isEmpty {
+            guard let found = rest.range(of: part) else { return false }
+            rest = rest[found.upperBound...]
+        }
+        return true
     }
 
     /// Adds the Socket.IO endpoint to a router and the WebSocket router given to the server builder.
