@@ -190,6 +190,46 @@ public struct BroadcastOperator: Sendable {
         await emit(event, arguments)
     }
 
+    /// Emits an event to every socket chosen on this node, each asked for an acknowledgement, and waits
+    /// for them all (socket.io's `timeout(ms).emitWithAck`): the answers by socket id.
+    ///
+    /// Each recipient is written its own packet (its own ack id), not the broadcast's shared frames: a
+    /// broadcast that waits for every answer is not the hot path.
+    /// - Throws: ``SocketBroadcastAckError`` with the answers that came and the sockets that did not
+    ///   answer within `timeout` (or disconnected first).
+    public func emitWithAck(_ event: String, _ arguments: [SocketValue], timeout: Duration) async throws(SocketBroadcastAckError) -> [String: [SocketValue]] {
+        let recipients = socketIDs.compactMap { namespace.socket(id: $0) }
+        let outcomes = await withTaskGroup(of: (String, [SocketValue]?).self) { group in
+            for socket in recipients {
+                group.addTask { (socket.id, try? await socket.emitWithAck(event, arguments, timeout: timeout)) }
+            }
+            return await group.reduce(into: [(String, [SocketValue]?)]()) { $0.append($1) }
+        }
+        var answers: [String: [SocketValue]] = [:]
+        var missing: Set<String> = []
+        for (id, answer) in outcomes {
+            if let answer { answers[id] = answer } else { missing.insert(id) }
+        }
+        guard missing.isEmpty else { throw SocketBroadcastAckError(answers: answers, missing: missing) }
+        return answers
+    }
+
+    /// Emits an event to every socket chosen and waits for every acknowledgement; see
+    /// ``emitWithAck(_:_:timeout:)``.
+    public func emitWithAck(_ event: String, _ arguments: SocketValue..., timeout: Duration) async throws(SocketBroadcastAckError) -> [String: [SocketValue]] {
+        try await emitWithAck(event, arguments, timeout: timeout)
+    }
+
     /// The ids of the sockets chosen.
     public var socketIDs: Set<String> { namespace.adapter.socketIDs(for: target) }
+}
+
+/// Some recipients of a broadcast with acknowledgements did not answer in time (or disconnected first).
+public struct SocketBroadcastAckError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The answers that came, by socket id.
+    public let answers: [String: [SocketValue]]
+    /// The sockets that did not answer.
+    public let missing: Set<String>
+
+    public var description: String { "SocketBroadcastAckError(\(missing.count) of \(missing.count + answers.count) did not answer: \(missing.sorted()))" }
 }
