@@ -76,6 +76,12 @@ struct ConfigurationFileTests {
         "JWT_SECRET": String(repeating: "s", count: 64), "API_KEY": "api-key-0123456789abcdef", "ADMIN_TOKEN": "admin-token-0123456789",
     ]
 
+    @Test(arguments: [("65536", 65536), ("0x10000", 65536), ("0o200000", 65536), ("0200000", 65536), ("0b10000000000000000", 65536), ("65_536", 65536), ("+65536", 65536)])
+    func integersInEveryYAMLForm(text: String, value: Int) throws {
+        let settings = try ServerSettings(text: "limits: { maxPayload: \(text) }", environment: [:])
+        #expect(settings.dialogue.socket.engine.engine.maxPayload == value)
+    }
+
     @Test func everySectionIsRead() throws {
         let settings = try ServerSettings(text: Self.full, environment: Self.environment)
         let dialogue = settings.dialogue
@@ -182,6 +188,10 @@ struct ConfigurationFileTests {
         ("limits: { handshakesPerAddress: { max: 0 } }", "limits.handshakesPerAddress.max", "must be a positive integer"),
         ("limits: { handshakesPerAddress: { max: 5, per: 0s } }", "limits.handshakesPerAddress.per", "must be a duration"),
         ("limits: { maxConnectionsPerAddress: -1 }", "limits.maxConnectionsPerAddress", "must be a positive integer"),
+        // Found by scripts/fuzz: Yams's base-60 integers overflowed and trapped; they are text now.
+        ("limits: { maxPayload: +2222222322222222228:0 }", "limits.maxPayload", "must be an integer"),
+        ("limits: { maxPayload: 1:30 }", "limits.maxPayload", "must be an integer"),
+        ("limits: { maxPayload: 99999999999999999999 }", "limits.maxPayload", "must be an integer"),
         ("server: { clientAddressHeader: 'not a header' }", "server.clientAddressHeader", "is not a valid header name"),
         ("rooms: { a: {}, a: {} }", "", "duplicated key(s): 'a'"),
         ("rooms: [", "", "not valid YAML or JSON"),
