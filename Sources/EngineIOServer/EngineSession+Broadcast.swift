@@ -21,8 +21,9 @@ extension EngineSession {
     private static func enqueueAndWake(_ frames: [EngineFrame], _ sessions: some Sequence<EngineSession>, volatile: Bool) -> Int {
         var batches: [(loop: any EventLoop, writers: [WebSocketWriter])] = []
         var count = 0
+        let bytes = size(of: frames)
         for session in sessions {
-            let (accepted, webSocket) = session.enqueue(frames, volatile: volatile)
+            let (accepted, webSocket) = session.enqueue(frames, bytes: bytes, volatile: volatile)
             if accepted { count += 1 }
             guard let webSocket else { continue }
             let loop = webSocket.eventLoop

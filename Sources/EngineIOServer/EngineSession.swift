@@ -128,14 +128,15 @@ public final class EngineSession: Sendable {
     /// now: nothing is waiting for the client already, and on long-polling a GET is pending.
     @discardableResult
     public func send(_ frames: some Collection<EngineFrame>, volatile: Bool = false) -> Bool {
-        let (accepted, webSocket) = enqueue(frames, volatile: volatile)
+        let (accepted, webSocket) = enqueue(frames, bytes: Self.size(of: frames), volatile: volatile)
         webSocket?.outputAvailable()
         return accepted
     }
 
     /// Queues frames; returns whether they were taken, and the WebSocket writer to wake (the caller wakes
     /// it, possibly together with others of its event loop: see ``broadcast(_:to:volatile:)``).
-    func enqueue(_ frames: some Collection<EngineFrame>, volatile: Bool = false) -> (accepted: Bool, webSocket: WebSocketWriter?) {
+    /// `bytes` is ``size(of:)`` of `frames`, which a broadcast computes once for all its recipients.
+    func enqueue(_ frames: some Collection<EngineFrame>, bytes: Int, volatile: Bool) -> (accepted: Bool, webSocket: WebSocketWriter?) {
         var slow = false
         let (accepted, wakeups) = state.withLock { inner -> (Bool, Wakeups) in
             guard !inner.machine.isClosed else { return (false, Wakeups()) }
@@ -143,7 +144,6 @@ public final class EngineSession: Sendable {
                 return (false, Wakeups())
             }
             let limits = server.configuration.engine
-            let bytes = frames.reduce(0) { $0 + $1.webSocketFrame.readableBytes }
             if inner.frames.count + frames.count > limits.maxBufferedFrames || inner.queuedBytes + bytes > limits.maxBufferedBytes {
                 slow = inner.machine.close(.slowClient)
                 return (false, afterChange(&inner))
@@ -158,6 +158,11 @@ public final class EngineSession: Sendable {
         if let poll = wakeups.poll { poll.waiter.continuation.resume(returning: poll.answer) }
         if slow { closed(.slowClient) }
         return (accepted, wakeups.webSocket)
+    }
+
+    /// The bytes `frames` hold in a session's queue (``EngineConfiguration/maxBufferedBytes``).
+    static func size(of frames: some Collection<EngineFrame>) -> Int {
+        frames.reduce(0) { $0 + $1.webSocketFrame.readableBytes }
     }
 
     /// Closes the session for `reason`, sending what is queued first where the transport allows.
